@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -65,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -38,7 +38,10 @@ def sgd(
 
 @OPTIMIZERS.register("adam", params={"betas": (0.9, 0.999)})
 def adam(
-    params: Iterable[Any], lr: float, weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999)
+    params: Iterable[Any],
+    lr: float,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
     params = list(params)
     return torch.optim.Adam(
@@ -48,7 +51,10 @@ def adam(
 
 @OPTIMIZERS.register("adamw", params={"betas": (0.9, 0.999)})
 def adamw(
-    params: Iterable[Any], lr: float, weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999)
+    params: Iterable[Any],
+    lr: float,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
     params = list(params)
     return torch.optim.AdamW(

@@ -7,6 +7,8 @@ dependencies are only needed when it runs.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 from types import ModuleType
 
 from .base import Claim, StudyConfig, apply_sets
@@ -21,11 +23,27 @@ STUDIES: dict[str, str] = {
 }
 
 
+def _extra() -> dict[str, str]:
+    """Studies added through ``NOISYLAB_EXTRA_STUDIES="name=module.path,..."`` (plugins, tests)."""
+    out = {}
+    for item in os.environ.get("NOISYLAB_EXTRA_STUDIES", "").split(","):
+        if "=" in item:
+            name, mod = item.split("=", 1)
+            out[name.strip()] = mod.strip()
+    return out
+
+
+def register(name: str, module: str) -> None:
+    """Register a study module under ``name`` (for plugins and tests)."""
+    STUDIES[name] = module
+
+
 def get(name: str) -> ModuleType:
     """Import and return the study module ``name``."""
-    if name not in STUDIES:
-        raise ValueError(f"unknown study {name!r}; known: {', '.join(STUDIES)}")
-    return importlib.import_module(STUDIES[name])
+    known = {**STUDIES, **_extra()}
+    if name not in known:
+        raise ValueError(f"unknown study {name!r}; known: {', '.join(known)}")
+    return importlib.import_module(known[name])
 
 
 def available() -> list[str]:
@@ -37,4 +55,4 @@ def available() -> list[str]:
     return out
 
 
-__all__ = ["STUDIES", "Claim", "StudyConfig", "apply_sets", "available", "get"]
+__all__ = ["STUDIES", "Claim", "StudyConfig", "apply_sets", "available", "get", "register"]
