@@ -1,0 +1,244 @@
+"""The ensemble-model base class, per-member initialisation and the ``MODELS`` registry.
+
+Every model in :mod:`noisylab.nn` carries a leading member axis M: parameters are shaped
+(M, …), inputs (M, B, *feature_shape) or (B, *feature_shape) (broadcast to every member),
+outputs (M, B, out). Member i of a model built with seeds ``[s0, …, sM-1]`` is initialised
+exactly like the single-member model built with seed ``s_i``: each member draws its
+parameters, in a fixed order, from its own ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from numbers import Integral
+from typing import Any
+
+import torch
+from torch import nn
+
+from noisylab.registry import Registry
+
+#: name → model constructor ``ctor(seeds: list[int], **kwargs) -> EnsembleModule``;
+#: metadata key ``doc`` (one line for ``noisylab list models``).
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+
+
+def member_seeds(members: int | None, seed: int | Sequence[int]) -> list[int]:
+    """Resolve ``members`` and ``seed`` to one seed per member.
+
+    Parameters
+    ----------
+    members : int or None
+        Number of members M; ``None`` means ``len(seed)`` for a list, else 1.
+    seed : int or sequence of int
+        ``s`` gives seeds ``s, s+1, …, s+M-1``; a list gives one seed per member.
+
+    Returns
+    -------
+    list of int
+        M seeds.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, Integral | Sequence):
+        raise TypeError(f"seed must be an int or a list of ints, got {seed!r}")
+    if isinstance(seed, Integral):
+        m = 1 if members is None else members
+        seeds = [int(seed) + i for i in range(_check_members(m))]
+    else:
+        seeds = list(seed)
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, Integral):
+                raise TypeError(f"every seed must be an int, got {s!r} in {list(seed)!r}")
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("seed list is empty; expected one seed per member")
+        if members is not None and _check_members(members) != len(seeds):
+            raise ValueError(f"members={members} but {len(seeds)} seeds were given: {seeds}")
+    return seeds
+
+
+def _check_members(members: object) -> int:
+    if isinstance(members, bool) or not isinstance(members, Integral) or int(members) < 1:
+        raise ValueError(f"members must be a positive int, got {members!r}")
+    return int(members)
+
+
+def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` naming ``name`` and the bound."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class MemberInit:
+    """Draw parameters for M members, member i from its own generator seeded ``seeds[i]``.
+
+    The draws of a member depend only on its seed and on the order of calls, so member i of
+    an ensemble equals the single-member model with seed ``seeds[i]``.
+    """
+
+    def __init__(self, seeds: Sequence[int]) -> None:
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+    def uniform(self, shape: Sequence[int], bound: float) -> nn.Parameter:
+        """U(−bound, bound) entries, shaped (M, *shape)."""
+        draws = [torch.empty(tuple(shape)).uniform_(-bound, bound, generator=g) for g in self.gens]
+        return nn.Parameter(torch.stack(draws))
+
+    def normal(self, shape: Sequence[int], std: float) -> nn.Parameter:
+        """N(0, std²) entries, shaped (M, *shape)."""
+        draws = [torch.empty(tuple(shape)).normal_(0.0, std, generator=g) for g in self.gens]
+        return nn.Parameter(torch.stack(draws))
+
+    def default(self, shape: Sequence[int], fan_in: int, scale: float = 1.0) -> nn.Parameter:
+        """PyTorch's default for ``nn.Linear``/``nn.Conv``: U(±1/√fan_in) (Kaiming-uniform, a=√5).
+
+        Kaiming-uniform with a = √5 has bound gain·√(3/fan_in) with gain = √(2/(1+a²)),
+        which is exactly 1/√fan_in; the bias uses the same bound.
+        """
+        return self.uniform(shape, scale / math.sqrt(max(fan_in, 1)))
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "gelu": nn.functional.gelu,
+    "tanh": torch.tanh,
+    "square": torch.square,
+    "identity": lambda t: t,
+}
+
+
+def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation function called ``name`` (relu, gelu, tanh, square, identity)."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of: {', '.join(ACTIVATIONS)}"
+        ) from None
+
+
+class EnsembleModule(nn.Module):
+    """Base of ensemble models: a member axis, input broadcasting and representations.
+
+    Subclasses set ``self.seeds`` and ``self.input_shapes`` (the feature shapes they accept,
+    first one canonical) and implement ``_forward(x, record)`` where ``x`` is shaped
+    (M, B, *feature_shape) or (B, *feature_shape) with ``shared=True``, and ``record``
+    (a dict or ``None``) collects hidden representations by layer name.
+    """
+
+    seeds: list[int]
+    input_shapes: list[tuple[int, ...]]
+
+    @property
+    def members(self) -> int:
+        """Number of members M."""
+        return len(self.seeds)
+
+    def split_input(self, x: torch.Tensor) -> tuple[torch.Tensor, bool, tuple[int, ...]]:
+        """Classify ``x`` as per-member (M, B, *f) or shared (B, *f).
+
+        Returns ``(x, shared, feature_shape)``. A per-member reading wins when both fit; a
+        per-member tensor that is an ``expand`` of one batch (stride 0 on the member axis)
+        is returned as shared, which lets the engine evaluate without copying.
+        """
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"model input must be a torch.Tensor, got {type(x).__name__}")
+        for lead in (2, 1):
+            for shape in self.input_shapes:
+                if x.dim() != lead + len(shape) or tuple(x.shape[lead:]) != tuple(shape):
+                    continue
+                if lead == 2:
+                    if x.shape[0] != self.members:
+                        continue
+                    if x.stride(0) == 0 and self.members > 1:
+                        return x[0], True, shape
+                    return x, False, shape
+                return x, True, shape
+        accepted = " or ".join(f"(M={self.members}, B, {_dims(s)})" for s in self.input_shapes)
+        raise ValueError(
+            f"{type(self).__name__} expected input shaped {accepted} or (B, features), "
+            f"got {tuple(x.shape)}"
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, None)
+
+    def _forward(self, x: torch.Tensor, record: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def layer_names(self) -> list[str]:
+        """Names accepted by :meth:`representations`, input to output."""
+        raise NotImplementedError
+
+    def representations(
+        self, x: torch.Tensor, layers: Sequence[str] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Hidden representations of ``x`` by layer name, each flattened to (M, B, p).
+
+        Parameters
+        ----------
+        x : Tensor
+            (M, B, *features) or (B, *features).
+        layers : sequence of str, optional
+            Subset of :meth:`layer_names`; all layers by default.
+
+        Returns
+        -------
+        dict of str to Tensor
+            ``{name: (M, B, p)}`` in the order of :meth:`layer_names`.
+        """
+        names = self.layer_names()
+        wanted = names if layers is None else list(layers)
+        for name in wanted:
+            if name not in names:
+                raise ValueError(f"unknown layer {name!r}; {type(self).__name__} has {names}")
+        record: dict[str, torch.Tensor] = {}
+        self._forward(x, record)
+        m = self.members
+        out = {}
+        for name in names:
+            if name in wanted:
+                t = record[name]
+                out[name] = t.reshape(m, t.shape[1], -1)  # (M, B, p)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"members={self.members}"
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return ", ".join(str(s) for s in shape)
+
+
+def build(
+    name: str, members: int | None = None, seed: int | Sequence[int] = 0, **kwargs: Any
+) -> nn.Module:
+    """Build the ensemble model registered as ``name`` with M members.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`MODELS` (``mlp``, ``cnn1d``, ``cnn2d``, ``linear2``, …).
+    members : int, optional
+        Number of members M (default: ``len(seed)`` for a seed list, else 1).
+    seed : int or list of int
+        ``s`` seeds members with ``s, s+1, …``; a list gives each member's seed.
+    **kwargs
+        Model arguments (e.g. ``in_features``, ``out_features``, ``width``, ``depth``).
+
+    Returns
+    -------
+    nn.Module
+        A model whose parameters are all shaped (M, …) and whose forward maps
+        (M, B, …) or (B, …) to (M, B, out).
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = build("mlp", members=4, seed=0, in_features=3, out_features=2, width=8)
+    >>> m(torch.zeros(5, 3)).shape
+    torch.Size([4, 5, 2])
+    """
+    ctor = MODELS.get(name)
+    return ctor(seeds=member_seeds(members, seed), **kwargs)
