@@ -1,0 +1,203 @@
+"""``execute``: run a study's units through an executor, cached in and recorded by the store.
+
+The driver (this module) is the only writer of the store. A unit's life in the ``runs``
+table is ``pending`` → ``running`` → ``done`` | ``failed``; anything not ``done`` is run
+again by the next ``execute`` over the same units, which is how a killed sweep resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import executors
+from .store import ResultsStore, open_store
+
+
+class SweepError(RuntimeError):
+    """Some units of a sweep failed; the others finished and are stored.
+
+    Attributes
+    ----------
+    failures : dict
+        run id → error message (``"ExceptionType: message"``).
+    total : int
+        Number of distinct units in the sweep.
+    """
+
+    def __init__(self, study: str, failures: dict[str, str], total: int) -> None:
+        self.study = study
+        self.failures = dict(failures)
+        self.total = total
+        first_id, first = next(iter(self.failures.items()))
+        super().__init__(
+            f"{len(self.failures)} of {total} runs of study {study!r} failed; "
+            f"first: run {first_id}: {first}"
+        )
+
+
+def run_id(study: str, unit: dict[str, Any]) -> str:
+    """A stable content hash of a study name and unit config.
+
+    The first 16 hex digits of the SHA-256 of the sorted-key JSON of
+    ``{"study": study, "unit": unit}``; key order in ``unit`` does not matter.
+
+    Examples
+    --------
+    >>> run_id("demo", {"a": 1, "b": 2}) == run_id("demo", {"b": 2, "a": 1})
+    True
+    >>> len(run_id("demo", {"a": 1}))
+    16
+    """
+    blob = json.dumps({"study": study, "unit": unit}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def execute(
+    study: str,
+    units: Sequence[dict[str, Any]],
+    *,
+    store: ResultsStore | str | Path | None = None,
+    executor: str = "local",
+    jobs: int | None = 1,
+    address: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the units of ``study`` (or read them from the store) and return results in order.
+
+    Parameters
+    ----------
+    study : str
+        Study name (see :func:`noisylab.studies.get`).
+    units : sequence of dict
+        JSON-serialisable unit configs; identical units run once.
+    store : ResultsStore or path, optional
+        Where finished units are read from and new results written. ``None`` runs
+        everything and stores nothing.
+    executor : {"local", "ray"}
+        ``local`` runs in this process when ``jobs == 1`` and on a spawned process pool
+        otherwise; ``ray`` runs Ray tasks (a fresh local Ray with ``num_cpus=jobs or 2``
+        when ``address`` is None).
+    jobs : int, optional
+        Parallel workers.
+    address : str, optional
+        A Ray cluster address (``ray`` executor only).
+    progress : bool
+        Show a progress bar (only on a terminal).
+
+    Returns
+    -------
+    list of dict
+        ``results[i]`` is the result of ``units[i]``, exactly as stored (JSON types).
+
+    Raises
+    ------
+    SweepError
+        After all other units finished, if any unit raised; each failure is stored with
+        status ``failed`` and its message.
+    ValueError
+        For an unknown executor, a bad ``jobs`` value or units that are not dicts.
+    """
+    from noisylab.sweep import use_pseudo_study
+
+    use_pseudo_study(study)
+    if isinstance(store, str | Path):
+        store = open_store(store)
+    units = list(units)
+    for i, u in enumerate(units):
+        if not isinstance(u, Mapping):
+            raise ValueError(f"unit {i} of study {study!r} must be a dict, got {type(u).__name__}")
+    ids = [run_id(study, dict(u)) for u in units]
+    unique: dict[str, dict[str, Any]] = {}
+    for rid, u in zip(ids, units, strict=True):
+        unique.setdefault(rid, dict(u))
+
+    results: dict[str, Any] = store.done_results(list(unique)) if store is not None else {}
+    todo = [(rid, study, u) for rid, u in unique.items() if rid not in results]
+    failures: dict[str, str] = {}
+
+    if todo:
+        if store is not None:
+            store.mark(todo, "pending")
+
+        def on_start(batch: list[executors.Task]) -> None:
+            if store is not None:
+                store.mark(batch, "running")
+
+        stream = executors.run(todo, on_start, executor=executor, jobs=jobs, address=address)
+        with _progress(study, len(unique), len(results), progress) as advance:
+            for rid, env in stream:
+                _record(store, study, rid, unique[rid], env, results, failures)
+                advance()
+
+    if failures:
+        raise SweepError(study, failures, len(unique))
+    return [results[rid] for rid in ids]
+
+
+def _record(
+    store: ResultsStore | None,
+    study: str,
+    rid: str,
+    unit: dict[str, Any],
+    env: dict[str, Any],
+    results: dict[str, Any],
+    failures: dict[str, str],
+) -> None:
+    """Write one finished unit's envelope to the store and to ``results``/``failures``."""
+    meta = {k: env.get(k) for k in ("started", "finished", "duration_s", "versions", "host")}
+    if env.get("ok"):
+        try:
+            if store is not None:
+                store.put_done(rid, study, unit, env["result"], **meta)
+            results[rid] = env["result"]
+            return
+        except ValueError as exc:  # malformed metric rows: the unit failed
+            env = {"ok": False, "error": f"ValueError: {exc}", "traceback": None}
+    failures[rid] = str(env.get("error"))
+    if store is not None:
+        store.put_failed(rid, study, unit, failures[rid], traceback=env.get("traceback"), **meta)
+
+
+class _progress:
+    """A rich progress bar naming the study and counting done/total (silent off a TTY)."""
+
+    def __init__(self, study: str, total: int, done: int, enabled: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.enabled = bool(enabled) and self.console.is_terminal
+        self.study, self.total, self.done = study, total, done
+        self._bar: Any = None
+
+    def __enter__(self) -> Any:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._bar.__enter__()
+            task = self._bar.add_task(self.study, total=self.total, completed=self.done)
+            return lambda: self._bar.advance(task)
+        return lambda: None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

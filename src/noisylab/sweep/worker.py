@@ -1,0 +1,115 @@
+"""What a sweep worker runs: import a study, run one unit, return the result in an envelope.
+
+Workers (in-process, a spawned process pool, or Ray tasks) never touch the results store;
+they return an envelope and the driver writes it. Exceptions from the study are caught
+and returned as data, so a failing unit never breaks the pool.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    """Versions of python, noisylab, torch and numpy (read from metadata, nothing imported)."""
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for dist in ("noisylab", "torch", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def init_worker(extra_studies: str | None = None, sys_path: list[str] | None = None) -> None:
+    """Prepare a worker process: one torch thread, the driver's extra studies and paths.
+
+    Parameters
+    ----------
+    extra_studies : str, optional
+        The driver's ``NOISYLAB_EXTRA_STUDIES`` value, so test and plugin studies resolve.
+    sys_path : list of str, optional
+        Directories to append to ``sys.path`` (where the driver found plugin studies).
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    if extra_studies:
+        os.environ["NOISYLAB_EXTRA_STUDIES"] = extra_studies
+    for p in sys_path or []:
+        if p not in sys.path:
+            sys.path.append(p)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        return
+    torch.set_num_threads(1)
+
+
+def run_unit(
+    study: str,
+    unit: dict[str, Any],
+    extra_studies: str | None = None,
+    sys_path: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run one unit of ``study`` and return an envelope.
+
+    Parameters
+    ----------
+    study : str
+        Study name, resolved with :func:`noisylab.studies.get`.
+    unit : dict
+        The unit config passed to the study's ``run_unit``.
+    extra_studies : str, optional
+        ``NOISYLAB_EXTRA_STUDIES`` to set before resolving the study (plugins and tests).
+    sys_path : list of str, optional
+        Directories to append to ``sys.path`` before importing the study.
+
+    Returns
+    -------
+    dict
+        ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": "Type: message",
+        "traceback": ...}``, plus ``started``, ``finished`` (ISO-8601 UTC), ``duration_s``,
+        ``host``, ``pid`` and ``versions``.
+    """
+    if extra_studies is not None:
+        os.environ["NOISYLAB_EXTRA_STUDIES"] = extra_studies
+    for p in sys_path or []:
+        if p not in sys.path:
+            sys.path.append(p)
+    started = datetime.now(UTC).isoformat(timespec="microseconds")
+    t0 = time.perf_counter()
+    env: dict[str, Any] = {}
+    try:
+        from noisylab.studies import get
+        from noisylab.sweep.store import dumps
+
+        mod = get(study)
+        result = mod.run_unit(dict(unit))
+        try:
+            text = dumps(result)
+        except TypeError as exc:
+            raise TypeError(f"run_unit must return JSON-serialisable data: {exc}") from None
+        env["result"] = json.loads(text)  # what the store will hold, exactly
+        env["ok"] = True
+    except Exception as exc:
+        env["ok"] = False
+        env["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        env["traceback"] = traceback.format_exc()
+    env["duration_s"] = time.perf_counter() - t0
+    env["started"] = started
+    env["finished"] = datetime.now(UTC).isoformat(timespec="microseconds")
+    env["host"] = platform.node()
+    env["pid"] = os.getpid()
+    env["versions"] = versions()
+    return env
