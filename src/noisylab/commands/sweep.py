@@ -1,0 +1,71 @@
+"""``noisylab sweep CONFIG.yaml``: a grid of study configs, cached in the results store."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def sweep(
+    config: Path = typer.Argument(..., help="Sweep YAML: study, preset, set, grid, zip."),
+    executor: str = typer.Option("local", help="Executor: local or ray."),
+    jobs: int = typer.Option(1, help="Parallel workers (processes or Ray CPUs)."),
+    address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
+    store: Path = typer.Option(Path("results/noisylab.sqlite"), help="Results store (SQLite)."),
+    out: Path = typer.Option(None, help="Output directory (default: runs/sweep-<file stem>)."),
+    progress: bool = typer.Option(True, help="Show a progress bar on a terminal."),
+) -> None:
+    """Run every grid point of a sweep file and analyse each into OUT/<point>/.
+
+    Finished units are read from the store, so rerunning a killed sweep resumes it.
+    """
+    from noisylab.sweep import SweepError, open_store
+    from noisylab.sweep.spec import load_spec, run_sweep
+
+    spec = load_spec(config)
+    out = out or Path("runs") / f"sweep-{config.stem}"
+    db = open_store(store)
+    command = "noisylab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        summary = run_sweep(
+            spec,
+            out,
+            store=db,
+            executor=executor,
+            jobs=jobs,
+            address=address,
+            progress=progress,
+            command=command,
+        )
+    except SweepError as exc:
+        err_console.print(
+            f"[red]error:[/red] {' '.join(str(exc).split())} "
+            f"(see `noisylab results list --status failed --store {store}`)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    table = Table(title=f"sweep {spec.study} ({spec.preset}): {len(summary)} points")
+    table.add_column("point", no_wrap=True)
+    table.add_column("units", justify="right")
+    table.add_column("claims reproduced")
+    for p in summary:
+        claims = p["claims"]
+        ok = sum(bool(v) for v in claims.values())
+        table.add_row(p["slug"], str(p["units"]), f"{ok}/{len(claims)}" if claims else "—")
+    console.print(table)
+    console.print(f"outputs in {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)
