@@ -1,0 +1,626 @@
+"""``fit``: train an M-member ensemble, members independent, metrics per member.
+
+One optimiser step for all members: every member draws its own minibatch (its own
+permutation of the training set each epoch), its loss is averaged over its batch, and the M
+per-member losses are *summed* before ``backward`` so each member receives exactly the
+gradient it would get alone. Elementwise optimisers (SGD, Adam) then keep members
+independent; anything with a norm (gradient clipping here, SAM's ε in ``noisylab.optim``) is
+computed per member.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from noisylab import losses as losses_mod
+from noisylab import optim as optim_mod
+from noisylab.data.dataset import Dataset
+from noisylab.train.history import History
+from noisylab.train.schedules import make_schedule
+
+Callback = Callable[[int, nn.Module, History], Any]
+#: rows × members per evaluation chunk (bounds evaluation memory).
+EVAL_ROWS = 1 << 16
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A member's loss became NaN or infinite; the member was frozen."""
+
+
+def _member_seeds(members: int, seed: int | Sequence[int]) -> list[int]:
+    from noisylab.nn.base import member_seeds
+
+    return member_seeds(members, seed)
+
+
+def _as_tensor(a: Any, name: str) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a
+    if isinstance(a, np.ndarray | list | tuple):
+        return torch.as_tensor(np.asarray(a))
+    raise TypeError(f"{name} must be a tensor or array, got {type(a).__name__}")
+
+
+def _members_of(model: nn.Module) -> int:
+    m = getattr(model, "members", None)
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise TypeError(
+            f"model must be an ensemble (noisylab.nn.build or from_factory) with a 'members' "
+            f"attribute, got {type(model).__name__}"
+        )
+    for name, p in model.named_parameters():
+        if p.dim() == 0 or p.shape[0] != m:
+            raise ValueError(
+                f"parameter {name!r} has shape {tuple(p.shape)}; every parameter of an "
+                f"ensemble model must have a leading member axis of size {m}"
+            )
+    return m
+
+
+def _per_member(
+    y: Any, m: int, n: int, sample_ndim: int, name: str, device: torch.device
+) -> torch.Tensor:
+    """(n, …) shared or (M, n, …) per-member → (M, n, …) (shared ones expanded, no copy)."""
+    t = _as_tensor(y, name).to(device)
+    if t.dim() == sample_ndim + 1 and t.shape[0] == n:
+        return t.unsqueeze(0).expand(m, *t.shape)
+    if t.dim() == sample_ndim + 2 and t.shape[0] == m and t.shape[1] == n:
+        return t
+    raise ValueError(
+        f"{name} must be shaped ({n},{' …' if sample_ndim else ''}) or (M={m}, {n}"
+        f"{', …' if sample_ndim else ''}), got {tuple(t.shape)}"
+    )
+
+
+def _check_class_labels(y: torch.Tensor, k: int, name: str) -> torch.Tensor:
+    if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"{name} must be integer class labels, got dtype {y.dtype}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= k):
+        raise ValueError(
+            f"{name} must lie in [0, {k}); got values from {int(y.min())} to {int(y.max())}"
+        )
+    return y.long()
+
+
+def _loss_module(loss: str | nn.Module | None, params: Mapping[str, Any] | None, task: str):
+    if loss is None:
+        loss = "ce" if task == "classification" else "mse"
+    if isinstance(loss, str):
+        return losses_mod.get(loss, **dict(params or {}), reduction="none")
+    if isinstance(loss, nn.Module):
+        if params:
+            raise ValueError("loss_params only apply to a loss given by name")
+        mod = copy.copy(loss)
+        if hasattr(mod, "reduction"):
+            mod.reduction = "none"
+        return mod
+    raise TypeError(f"loss must be a registry name or an nn.Module, got {type(loss).__name__}")
+
+
+def _check_int(name: str, v: Any, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or int(v) < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def _mask_view(mask: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    return mask.view(-1, *([1] * (p.dim() - 1)))
+
+
+class _Run:
+    """State of one ``fit`` call (kept in one object so checkpoints see all of it)."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def fit(
+    model: nn.Module,
+    data: Dataset,
+    labels: Any = None,
+    *,
+    loss: str | nn.Module | None = None,
+    loss_params: Mapping[str, Any] | None = None,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    optimizer_params: Mapping[str, Any] | None = None,
+    schedule: str | Callable[[int, int], float] = "cosine",
+    schedule_params: Mapping[str, Any] | None = None,
+    epochs: int = 10,
+    batch_size: int | None = 128,
+    clip_grad: float | None = None,
+    seed: int | Sequence[int] = 0,
+    eval_every: int = 1,
+    noisy_mask: Any = None,
+    eval_sets: Mapping[str, tuple[Any, Any]] | None = None,
+    callbacks: Sequence[Callback] = (),
+    device: str | torch.device = "cpu",
+    progress: bool | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+) -> History:
+    """Train every member of ``model`` on ``data`` and return per-member metrics.
+
+    Parameters
+    ----------
+    model : nn.Module
+        An ensemble from :func:`noisylab.nn.build` or :func:`noisylab.nn.from_factory`:
+        parameters shaped (M, …), forward (M, B, …) → (M, B, out).
+    data : Dataset
+        Features, true training labels/targets and the test set.
+    labels : array, optional
+        Training labels: (M, n) per member (e.g. M noise realisations), (n,) shared, or
+        ``None`` for ``data.y_train``. Regression targets: (n,)/(n, out) or (M, n)/(M, n, out).
+    loss : str or nn.Module, optional
+        A name in ``noisylab.losses.LOSSES`` (default ``'ce'``, or ``'mse'`` for regression)
+        or a module returning per-sample losses (its ``reduction`` is set to ``'none'``).
+    loss_params : dict, optional
+        Keyword arguments of the loss (e.g. ``{"q": 0.7}``).
+    optimizer : str
+        A name in ``noisylab.optim.OPTIMIZERS``; built over one param group
+        ``{"params": [...], "ensemble": True}``.
+    lr, weight_decay : float
+        Base learning rate; weight decay applied by the optimiser.
+    optimizer_params : dict, optional
+        Further optimiser arguments (``momentum``, ``rho``, ``theta``, ``base`` …).
+    schedule : str or callable
+        ``constant``, ``cosine``, ``step``, ``linear`` or ``f(step, total_steps)``; a factor
+        on lr updated after every optimiser step (see :mod:`noisylab.train.schedules`).
+    schedule_params : dict, optional
+        e.g. ``{"step_size": 10, "gamma": 0.5}`` or ``{"min_factor": 0.01}``.
+    epochs : int
+        Passes over the training set.
+    batch_size : int or None
+        Minibatch size per member; ``None`` trains full-batch.
+    clip_grad : float, optional
+        Clip each member's gradient to this L2 norm (over all its parameter slices).
+    seed : int or list of int
+        Seeds of the members' minibatch orders: ``s`` gives s, s+1, …; member i of an
+        ensemble fit with seeds ``[s_i]`` equals the single model fit with ``seed=[s_i]``.
+    eval_every : int
+        Evaluate every this many epochs, and always after the last.
+    noisy_mask : array of bool, optional
+        (M, n) or (n,): which training labels are noisy. Default: label != true label.
+    eval_sets : dict, optional
+        ``{"val": (x, y)}`` extra sets; ``y`` (n,) or (M, n). Gives ``val/loss``,
+        ``val/acc`` (``val/mse`` for regression).
+    callbacks : sequence of callable
+        ``fn(epoch, model, history)`` after each evaluation (use ``history.log``).
+    device : str
+        ``'cpu'``, ``'cuda'``, … ; model and data are moved there.
+    progress : bool, optional
+        Show a rich progress bar; default: only when stderr is a terminal.
+    checkpoint : path, optional
+        Save model, optimiser, scheduler, RNG states and history there every
+        ``checkpoint_every`` epochs (default: at each evaluation); if the file exists the run
+        resumes from it and finishes with the same numbers as an uninterrupted run.
+    checkpoint_every : int, optional
+        Epochs between checkpoints.
+
+    Returns
+    -------
+    History
+        Metrics (M, n_evals): ``train/loss``, ``train/acc``, ``clean/loss``, ``clean/acc``,
+        ``noisy/acc_noisy``, ``noisy/acc_true``, ``test/loss``, ``test/acc`` (regression:
+        ``train/loss``, ``train/mse``, ``test/loss``, ``test/mse``). Losses are the training
+        loss function. A member whose loss turns NaN/inf is frozen and recorded in
+        ``history.diverged``; its later values are missing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from noisylab.data import Dataset
+    >>> from noisylab.nn import build
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(64, 4, generator=g); y = (x[:, 0] > 0).long()
+    >>> ds = Dataset("toy", x, y, x, y, num_classes=2)
+    >>> h = fit(build("mlp", 2, in_features=4, out_features=2, width=8), ds, epochs=2,
+    ...         batch_size=16)
+    >>> h.metrics["test/acc"].shape
+    (2, 2)
+    """
+    # ---- validate and place everything ---------------------------------------------------
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a noisylab.data.Dataset, got {type(data).__name__}")
+    m = _members_of(model)
+    epochs = _check_int("epochs", epochs, 1)
+    eval_every = _check_int("eval_every", eval_every, 1)
+    if checkpoint_every is not None:
+        checkpoint_every = _check_int("checkpoint_every", checkpoint_every, 1)
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if clip_grad is not None and not (isinstance(clip_grad, int | float) and clip_grad > 0):
+        raise ValueError(f"clip_grad must be a positive number or None, got {clip_grad!r}")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    task = data.task
+    n = data.n_train
+    if n == 0:
+        raise ValueError("the training set is empty")
+    bs = n if batch_size is None else min(_check_int("batch_size", batch_size, 1), n)
+    model.to(dev)
+
+    x_train = data.x_train.to(dev)
+    x_test = data.x_test.to(dev)
+    classification = task == "classification"
+    sample_ndim = 0 if classification else data.y_train.dim() - 1
+    y_true = data.y_train.to(dev)  # (n,) or (n, out)
+    if classification:
+        k = int(data.num_classes or 0)
+        y_true = _check_class_labels(y_true, k, "data.y_train")
+    y = _per_member(data.y_train if labels is None else labels, m, n, sample_ndim, "labels", dev)
+    if classification:
+        y = _check_class_labels(y, k, "labels")  # (M, n)
+    else:
+        y = y.float()
+    if noisy_mask is not None:
+        if not classification:
+            raise ValueError("noisy_mask applies to classification only")
+        noisy = _per_member(noisy_mask, m, n, 0, "noisy_mask", dev).bool()  # (M, n)
+    elif classification:
+        noisy = y != y_true.unsqueeze(0)  # (M, n)
+    else:
+        noisy = None
+    extra = {}
+    for set_name, pair in (eval_sets or {}).items():
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise ValueError(f"eval_sets[{set_name!r}] must be an (x, y) pair")
+        ex = _as_tensor(pair[0], f"eval_sets[{set_name!r}] x").to(dev)
+        ey = _per_member(pair[1], m, len(ex), sample_ndim, f"eval_sets[{set_name!r}] y", dev)
+        if classification:
+            ey = _check_class_labels(ey, k, f"eval_sets[{set_name!r}] y")
+        extra[str(set_name)] = (ex, ey)
+
+    loss_fn = _loss_module(loss, loss_params, task)
+    params = list(model.parameters())
+    opt = optim_mod.build(
+        optimizer,
+        [{"params": params, "ensemble": True}],
+        lr=float(lr),
+        weight_decay=float(weight_decay),
+        **dict(optimizer_params or {}),
+    )
+    steps_per_epoch = math.ceil(n / bs)
+    factor = make_schedule(
+        schedule, epochs * steps_per_epoch, steps_per_epoch, dict(schedule_params or {})
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    seeds = _member_seeds(m, seed)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+
+    run = _Run(
+        model=model,
+        m=m,
+        n=n,
+        bs=bs,
+        dev=dev,
+        x_train=x_train,
+        y=y,
+        y_true=y_true,
+        noisy=noisy,
+        x_test=x_test,
+        y_test=data.y_test.to(dev),
+        extra=extra,
+        loss_fn=loss_fn,
+        classification=classification,
+        clip=clip_grad,
+        opt=opt,
+        params=params,
+        alive=torch.ones(m, dtype=torch.bool, device=dev),
+        frozen={},
+        hist=History(members=m, task=task),
+        epoch_loss=torch.zeros(m, dtype=torch.float64, device=dev),
+    )
+    fingerprint = _fingerprint(
+        model, data, m, epochs, bs, optimizer, lr, weight_decay, schedule, seeds, loss
+    )
+    start = 0
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        start = _load(ckpt_path, run, sched, gens, fingerprint)
+    every = checkpoint_every or eval_every
+
+    # ---- train -------------------------------------------------------------------------
+    bar = _progress(progress)
+    with bar if bar is not None else nullcontext():
+        task_id = bar.add_task("training", total=epochs, completed=start) if bar else None
+        for epoch in range(start + 1, epochs + 1):
+            if bs < n:
+                perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+            else:
+                perm = torch.arange(n, device=dev).expand(m, n)
+            run.epoch_loss.zero_()
+            for j in range(steps_per_epoch):
+                idx = perm[:, j * bs : (j + 1) * bs]  # (M, b)
+                _step(run, idx, epoch)
+                sched.step()
+            if epoch % eval_every == 0 or epoch == epochs:
+                values = _evaluate(run, epoch)
+                run.hist.append(epoch, values)
+                for cb in callbacks:
+                    cb(epoch, model, run.hist)
+                if bar is not None:
+                    acc = values.get("test/acc", values.get("test/mse"))
+                    shown = "" if acc is None else f" test {np.nanmean(acc):.3f}"
+                    bar.update(task_id, description=f"epoch {epoch}{shown}")
+            if ckpt_path is not None and (epoch % every == 0 or epoch == epochs):
+                _save(ckpt_path, run, sched, gens, fingerprint, epoch)
+            if bar is not None:
+                bar.update(task_id, completed=epoch)
+    model.eval()
+    return run.hist
+
+
+def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
+    """One optimiser step of all members on their minibatches ``idx`` (M, b)."""
+    m = run.m
+    rows = torch.arange(m, device=run.dev).unsqueeze(1)  # (M, 1)
+    xb = run.x_train[idx]  # (M, b, *f)
+    yb = run.y[rows, idx]  # (M, b) or (M, b, out)
+    first: list[torch.Tensor] = []
+    model = run.model
+    model.train()
+
+    def closure() -> torch.Tensor:
+        run.opt.zero_grad(set_to_none=False)
+        out = model(xb)  # (M, b, K)
+        per = run.loss_fn(out, yb)  # (M, b)
+        if per.shape != idx.shape:
+            raise ValueError(
+                f"the loss must return per-sample values shaped (M, B) = {tuple(idx.shape)} "
+                f"(reduction='none'), got {tuple(per.shape)}"
+            )
+        pm = per.mean(1)  # (M,)
+        finite = torch.isfinite(pm)
+        if not bool(finite[run.alive].all()):
+            _diverge(run, epoch, pm.detach(), finite)
+        total = torch.where(run.alive, pm, torch.zeros_like(pm)).sum()
+        total.backward()
+        dead = ~run.alive
+        any_dead = bool(dead.any())
+        for p in run.params:
+            if p.grad is None:
+                continue
+            if any_dead:
+                p.grad.masked_fill_(_mask_view(dead, p), 0.0)
+        if run.clip is not None:
+            _clip(run.params, m, float(run.clip))
+        if not first:
+            first.append(pm.detach())
+        return total.detach()
+
+    run.opt.step(closure)
+    if run.frozen:
+        with torch.no_grad():
+            for mem, snap in run.frozen.items():
+                for p, s in zip(run.params, snap):
+                    p[mem].copy_(s)
+    if first:
+        run.epoch_loss += torch.nan_to_num(first[0].double()) * idx.shape[1]
+
+
+def _clip(params: list[torch.Tensor], m: int, max_norm: float) -> None:
+    """Scale each member's gradient to L2 norm ≤ ``max_norm`` (norm over its own slices)."""
+    sq = None
+    for p in params:
+        if p.grad is not None:
+            s = p.grad.detach().pow(2).reshape(m, -1).sum(1)  # (M,)
+            sq = s if sq is None else sq + s
+    if sq is None:
+        return
+    scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)  # (M,)
+    for p in params:
+        if p.grad is not None:
+            p.grad.mul_(_mask_view(scale, p).to(p.grad.dtype))
+
+
+def _diverge(run: _Run, epoch: int, values: torch.Tensor, finite: torch.Tensor) -> None:
+    """Freeze members whose loss is not finite; record and warn once per member."""
+    for mem in torch.nonzero(~finite & run.alive).flatten().tolist():
+        val = float(values[mem])
+        run.alive[mem] = False
+        run.frozen[mem] = [p.detach()[mem].clone() for p in run.params]
+        run.hist.diverged[mem] = (epoch, val)
+        msg = f"member {mem} diverged at epoch {epoch} (loss={val})"
+        run.hist.warnings.append(msg)
+        warnings.warn(msg, DivergenceWarning, stacklevel=4)
+
+
+@torch.no_grad()
+def _predict(run: _Run, x: torch.Tensor) -> list[tuple[slice, torch.Tensor]]:
+    """Model outputs on ``x`` in chunks: [(rows, (M, c, out))]."""
+    chunk = max(64, EVAL_ROWS // run.m)
+    outs = []
+    for i in range(0, len(x), chunk):
+        xc = x[i : i + chunk]
+        outs.append((slice(i, i + len(xc)), run.model(xc.expand(run.m, *xc.shape))))
+    return outs
+
+
+def _masked_mean(v: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
+    """Mean over the last axis of (M, n) where ``mask``; NaN (missing) where empty."""
+    v = v.double()
+    if mask is None:
+        return v.mean(1).cpu().numpy()
+    cnt = mask.sum(1)
+    s = torch.where(mask, v, torch.zeros_like(v)).sum(1)
+    out = (s / cnt.clamp(min=1)).cpu().numpy()
+    out[(cnt == 0).cpu().numpy()] = np.nan
+    return out
+
+
+def _scores(run: _Run, x: torch.Tensor, y: torch.Tensor, y_alt: torch.Tensor | None = None):
+    """Per-sample loss, and correctness (vs y and y_alt) or squared error: (M, n) each."""
+    m, n = run.m, len(x)
+    loss = torch.empty(m, n, device=run.dev)
+    a = torch.empty(m, n, dtype=torch.bool, device=run.dev)
+    b = torch.empty(m, n, dtype=torch.bool, device=run.dev) if y_alt is not None else None
+    se = torch.empty(m, n, device=run.dev)
+    for rows, out in _predict(run, x):
+        yc = y[:, rows]
+        loss[:, rows] = run.loss_fn(out, yc).float()
+        if run.classification:
+            pred = out.argmax(-1)  # (M, c)
+            a[:, rows] = pred == yc
+            if b is not None:
+                b[:, rows] = pred == y_alt[rows]
+        else:
+            t = yc.unsqueeze(-1) if yc.dim() == 2 else yc  # (M, c, out)
+            se[:, rows] = (out.float() - t).pow(2).mean(-1)
+    return loss, a, b, se
+
+
+def _evaluate(run: _Run, epoch: int) -> dict[str, np.ndarray]:
+    """All metrics of the current parameters, (M,) each; divergence marks members missing."""
+    model = run.model
+    model.eval()
+    vals: dict[str, np.ndarray] = {"train/loss": (run.epoch_loss / run.n).cpu().numpy()}
+    loss, hit, hit_true, se = _scores(run, run.x_train, run.y, run.y_true)
+    y_test = run.y_test.unsqueeze(0).expand(run.m, *run.y_test.shape)
+    t_loss, t_hit, _, t_se = _scores(run, run.x_test, y_test)
+    if run.classification:
+        clean = ~run.noisy
+        vals["train/acc"] = _masked_mean(hit, None)
+        vals["clean/loss"] = _masked_mean(loss, clean)
+        vals["clean/acc"] = _masked_mean(hit, clean)
+        if bool(run.noisy.any()):
+            vals["noisy/acc_noisy"] = _masked_mean(hit, run.noisy)
+            vals["noisy/acc_true"] = _masked_mean(hit_true, run.noisy)
+    else:
+        vals["train/mse"] = _masked_mean(se, None)
+    if len(run.x_test):
+        vals["test/loss"] = _masked_mean(t_loss, None)
+        if run.classification:
+            vals["test/acc"] = _masked_mean(t_hit, None)
+        else:
+            vals["test/mse"] = _masked_mean(t_se, None)
+    for name, (ex, ey) in run.extra.items():
+        e_loss, e_hit, _, e_se = _scores(run, ex, ey)
+        vals[f"{name}/loss"] = _masked_mean(e_loss, None)
+        if run.classification:
+            vals[f"{name}/acc"] = _masked_mean(e_hit, None)
+        else:
+            vals[f"{name}/mse"] = _masked_mean(e_se, None)
+    # a member whose evaluation is not finite diverged now (e.g. logits overflowed)
+    check = loss.double().mean(1)  # (M,)
+    if len(run.x_test):
+        check = check + t_loss.double().mean(1)
+    bad = ~torch.isfinite(check) & run.alive
+    if bool(bad.any()):
+        _diverge(run, epoch, check, ~bad)
+    alive = run.alive.cpu().numpy()
+    for key in vals:
+        v = np.asarray(vals[key], dtype=float)
+        v[~alive] = np.nan
+        v[~np.isfinite(v)] = np.nan
+        vals[key] = v
+    model.train()
+    return vals
+
+
+# ---- progress and checkpoints ------------------------------------------------------------
+def _progress(progress: bool | None):
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if not show:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def _fingerprint(
+    model: nn.Module,
+    data: Dataset,
+    m: int,
+    epochs: int,
+    bs: int,
+    optimizer: str,
+    lr: float,
+    wd: float,
+    schedule: Any,
+    seeds: list[int],
+    loss: Any,
+) -> str:
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    sched = schedule if isinstance(schedule, str) else getattr(schedule, "__name__", "callable")
+    loss_name = loss if isinstance(loss, str | None) else type(loss).__name__
+    return repr(
+        (type(model).__name__, shapes, data.name, data.n_train, m, epochs, bs, optimizer)
+        + (float(lr), float(wd), sched, seeds, loss_name)
+    )
+
+
+def _save(
+    path: Path,
+    run: _Run,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gens: list[torch.Generator],
+    fingerprint: str,
+    epoch: int,
+) -> None:
+    state = {
+        "format": 1,
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "model": run.model.state_dict(),
+        "optimizer": run.opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "generators": [g.get_state() for g in gens],
+        "torch_rng": torch.get_rng_state(),
+        "alive": run.alive.cpu(),
+        "frozen": {str(k): v for k, v in run.frozen.items()},
+        "history": run.hist.to_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load(
+    path: Path,
+    run: _Run,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    gens: list[torch.Generator],
+    fingerprint: str,
+) -> int:
+    state = torch.load(path, map_location=run.dev, weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != 1:
+        raise ValueError(f"{path} is not a noisylab training checkpoint")
+    if state["fingerprint"] != fingerprint:
+        raise ValueError(
+            f"checkpoint {path} belongs to a different run (model, data or settings differ); "
+            "delete it or choose another checkpoint path"
+        )
+    run.model.load_state_dict(state["model"])
+    run.opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    for g, s in zip(gens, state["generators"]):
+        g.set_state(s.cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())
+    run.alive.copy_(state["alive"].to(run.dev))
+    run.frozen = {int(k): [t.to(run.dev) for t in v] for k, v in state["frozen"].items()}
+    run.hist = History.from_dict(state["history"])
+    return int(state["epoch"])
