@@ -566,10 +566,9 @@ def _fingerprint(
     shapes = [tuple(p.shape) for p in model.parameters()]
     sched = schedule if isinstance(schedule, str) else getattr(schedule, "__name__", "callable")
     loss_name = loss if isinstance(loss, str | None) else type(loss).__name__
-    return repr(
-        (type(model).__name__, shapes, data.name, data.n_train, m, epochs, bs, optimizer)
-        + (float(lr), float(wd), sched, seeds, loss_name)
-    )
+    parts = [type(model).__name__, shapes, data.name, data.n_train, m, epochs, bs, optimizer]
+    parts += [float(lr), float(wd), sched, seeds, loss_name]
+    return repr(parts)
 
 
 def _save(
