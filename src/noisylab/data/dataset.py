@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -14,6 +14,8 @@ class Dataset:
 
     ``x_*`` keep their dtype (float32 features, or int64 tokens for embedding models);
     ``y_*`` are int64 class labels for classification and float32 targets for regression.
+    ``info`` holds loader extras (e.g. the teacher's weights ``beta`` of the synthetic
+    ``teacher`` data, or CIFAR-100's coarse labels); it is not compared or printed.
     """
 
     name: str
@@ -25,6 +27,7 @@ class Dataset:
     task: Literal["classification", "regression"] = "classification"
     provenance: str = ""
     feature_shape: tuple[int, ...] = field(default=())
+    info: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.feature_shape:

@@ -1,0 +1,206 @@
+"""CIFAR-10/100 from the standard "python version" batches, read with a restricted unpickler.
+
+The batches (Krizhevsky 2009, https://www.cs.toronto.edu/~kriz/cifar.html) are Python 2
+pickles of dicts with byte-string keys: ``b"data"`` (N, 3072) uint8 in channel-major order
+(1024 red, 1024 green, 1024 blue, rows of 32) and ``b"labels"`` (CIFAR-10) or
+``b"fine_labels"``/``b"coarse_labels"`` (CIFAR-100). A pickle can run arbitrary code, so
+:class:`RestrictedUnpickler` resolves only the globals numpy needs to rebuild an array; any
+other global (``os.system``, ``builtins.eval``, ...) raises before anything runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from noisylab.data._prep import build
+from noisylab.data.dataset import Dataset
+
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+
+#: (module, name) → object: the only globals a CIFAR batch may reference.
+ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle referenced a global outside :data:`ALLOWED_GLOBALS`."""
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only numpy's array-reconstruction globals."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(f"refusing to load global {module}.{name}") from None
+
+
+def load_batch(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load one CIFAR batch file safely; keys are decoded to ``str``.
+
+    Raises ``ValueError`` naming the file if it references a disallowed global (no code of
+    the file is run) or is not a readable pickle of a dict.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"CIFAR batch {str(p)!r} does not exist")
+    raw = p.read_bytes()
+    try:
+        obj = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except UnsafePickleError as exc:
+        raise ValueError(f"unsafe pickle in {p}: {exc}; not loaded") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{p} is not a readable CIFAR batch: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{p} holds a {type(obj).__name__}, expected a dict")
+    return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in obj.items()}
+
+
+def _images_labels(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    batch = load_batch(path)
+    for key in ("data", label_key):
+        if key not in batch:
+            raise ValueError(f"{path} has no {key!r} entry; keys: {sorted(batch)}")
+    data = np.asarray(batch["data"])
+    labels = np.asarray(batch[label_key])
+    if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
+        raise ValueError(f"{path}: data must be (N, 3072) uint8, got {data.shape} {data.dtype}")
+    if labels.shape != (len(data),) or labels.dtype.kind not in "iu":
+        raise ValueError(f"{path}: expected {len(data)} integer labels, got {labels.shape}")
+    bad = (labels < 0) | (labels >= num_classes)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: label {int(labels[i])} at index {i} not in [0, {num_classes})")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _directory(path: str | os.PathLike[str] | None, name: str) -> Path:
+    if path is None:
+        raise ValueError(f"the {name} loader needs path=DIR with the python-version batches")
+    d = Path(path)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{name} directory {str(d)!r} does not exist")
+    return d
+
+
+def _finish(
+    name: str,
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    *,
+    num_classes: int,
+    seed: int,
+    n_train: int | None,
+    n_test: int | None,
+    flatten: bool,
+    standardize: str,
+    provenance: str,
+    info: dict[str, Any] | None = None,
+) -> Dataset:
+    x_tr, y_tr, x_te, y_te = parts
+    x_tr = x_tr.astype(np.float32) / 255.0
+    x_te = x_te.astype(np.float32) / 255.0
+    ds = build(
+        name,
+        x_tr,
+        y_tr,
+        x_te,
+        y_te,
+        task="classification",
+        num_classes=num_classes,
+        seed=seed,
+        n_train=n_train,
+        n_test=n_test,
+        standardize_mode=standardize,
+        provenance=provenance + "; pixels /255",
+        info=info,
+    )
+    if flatten:
+        ds = ds.replace(
+            x_train=ds.x_train.reshape(len(ds.x_train), -1),
+            x_test=ds.x_test.reshape(len(ds.x_test), -1),
+            feature_shape=(3072,),
+        )
+    return ds
+
+
+def cifar10(
+    *,
+    path: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    flatten: bool = False,
+    standardize: str = "channel",
+) -> Dataset:
+    """CIFAR-10 from ``path`` holding ``data_batch_1`` … ``data_batch_5`` and ``test_batch``.
+
+    Images (3, 32, 32) scaled to [0, 1] and standardised per channel with training
+    statistics (``flatten=True`` gives 3072 features).
+    """
+    d = _directory(path, "cifar10")
+    train = [_images_labels(d / f"data_batch_{i}", "labels", 10) for i in range(1, 6)]
+    x_te, y_te = _images_labels(d / "test_batch", "labels", 10)
+    parts = (
+        np.concatenate([x for x, _ in train]),
+        np.concatenate([y for _, y in train]),
+        x_te,
+        y_te,
+    )
+    return _finish(
+        "cifar10",
+        parts,
+        num_classes=10,
+        seed=seed,
+        n_train=n_train,
+        n_test=n_test,
+        flatten=flatten,
+        standardize=standardize,
+        provenance=f"CIFAR-10 python batches in {d}",
+    )
+
+
+def cifar100(
+    *,
+    path: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    labels: str = "fine",
+    flatten: bool = False,
+    standardize: str = "channel",
+) -> Dataset:
+    """CIFAR-100 from ``path`` holding the ``train`` and ``test`` batches.
+
+    ``labels="fine"`` (100 classes, default) or ``"coarse"`` (20 superclasses).
+    """
+    if labels not in ("fine", "coarse"):
+        raise ValueError(f"labels must be 'fine' or 'coarse', got {labels!r}")
+    d = _directory(path, "cifar100")
+    k = 100 if labels == "fine" else 20
+    x_tr, y_tr = _images_labels(d / "train", f"{labels}_labels", k)
+    x_te, y_te = _images_labels(d / "test", f"{labels}_labels", k)
+    return _finish(
+        "cifar100",
+        (x_tr, y_tr, x_te, y_te),
+        num_classes=k,
+        seed=seed,
+        n_train=n_train,
+        n_test=n_test,
+        flatten=flatten,
+        standardize=standardize,
+        provenance=f"CIFAR-100 python batches in {d} ({labels} labels)",
+    )
