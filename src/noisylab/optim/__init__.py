@@ -74,4 +74,109 @@ def build(name: str, params: Iterable[Any], lr: float, **kwargs: Any) -> torch.o
     return OPTIMIZERS.get(name)(params, lr=lr, **kwargs)
 
 
-__all__ = ["OPTIMIZERS", "build"]
+# --------------------------------------------------------------------- sharpness-aware wrappers
+from .probe import m_sharpness, top_hessian_eigenvalue  # noqa: E402
+from .sam import ASAM, SAM, FriendlySAM, VaSSO, accepts, disable_running_stats  # noqa: E402
+
+
+def _wrapper_kwargs(base: Any, momentum: float, base_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``momentum`` goes to the base only if it takes one (SGD does, Adam does not)."""
+    kw = dict(base_kwargs)
+    if accepts(base, "momentum"):
+        kw["momentum"] = momentum
+    return kw
+
+
+@OPTIMIZERS.register(
+    "sam",
+    params={"base": "sgd", "rho": 0.05, "momentum": 0.9},
+    two_pass=True,
+    doc="SAM (Foret et al. 2021): eps = rho g/||g||, per member with an ensemble axis",
+)
+def sam(
+    params: Iterable[Any],
+    lr: float,
+    weight_decay: float = 0.0,
+    base: Any = "sgd",
+    rho: float = 0.05,
+    momentum: float = 0.9,
+    **base_kwargs: Any,
+) -> torch.optim.Optimizer:
+    kw = _wrapper_kwargs(base, momentum, base_kwargs)
+    return SAM(params, base=base, rho=rho, lr=lr, weight_decay=weight_decay, **kw)
+
+
+@OPTIMIZERS.register(
+    "asam",
+    params={"base": "sgd", "rho": 0.5, "eta": 0.01, "momentum": 0.9},
+    two_pass=True,
+    doc="ASAM (Kwon et al. 2021): eps = rho T^2 g/||T g||, T = |w| + eta on weights",
+)
+def asam(
+    params: Iterable[Any],
+    lr: float,
+    weight_decay: float = 0.0,
+    base: Any = "sgd",
+    rho: float = 0.5,
+    eta: float = 0.01,
+    momentum: float = 0.9,
+    **base_kwargs: Any,
+) -> torch.optim.Optimizer:
+    kw = _wrapper_kwargs(base, momentum, base_kwargs)
+    return ASAM(params, base=base, rho=rho, eta=eta, lr=lr, weight_decay=weight_decay, **kw)
+
+
+@OPTIMIZERS.register(
+    "vasso",
+    params={"base": "sgd", "rho": 0.05, "theta": 0.9, "momentum": 0.9},
+    two_pass=True,
+    doc="VaSSO (Li & Giannakis 2023): perturb along the gradient EMA d = (1-theta) d + theta g",
+)
+def vasso(
+    params: Iterable[Any],
+    lr: float,
+    weight_decay: float = 0.0,
+    base: Any = "sgd",
+    rho: float = 0.05,
+    theta: float = 0.9,
+    momentum: float = 0.9,
+    **base_kwargs: Any,
+) -> torch.optim.Optimizer:
+    kw = _wrapper_kwargs(base, momentum, base_kwargs)
+    return VaSSO(params, base=base, rho=rho, theta=theta, lr=lr, weight_decay=weight_decay, **kw)
+
+
+@OPTIMIZERS.register(
+    "fsam",
+    params={"base": "sgd", "rho": 0.05, "theta": 0.1, "sigma": 1.0, "momentum": 0.9},
+    two_pass=True,
+    doc="FriendlySAM (Li et al. 2024): perturb along g - sigma m, m an EMA of weight theta",
+)
+def fsam(
+    params: Iterable[Any],
+    lr: float,
+    weight_decay: float = 0.0,
+    base: Any = "sgd",
+    rho: float = 0.05,
+    theta: float = 0.1,
+    sigma: float = 1.0,
+    momentum: float = 0.9,
+    **base_kwargs: Any,
+) -> torch.optim.Optimizer:
+    kw = _wrapper_kwargs(base, momentum, base_kwargs)
+    return FriendlySAM(
+        params, base=base, rho=rho, theta=theta, sigma=sigma, lr=lr, weight_decay=weight_decay, **kw
+    )
+
+
+__all__ = [
+    "ASAM",
+    "OPTIMIZERS",
+    "SAM",
+    "FriendlySAM",
+    "VaSSO",
+    "build",
+    "disable_running_stats",
+    "m_sharpness",
+    "top_hessian_eigenvalue",
+]

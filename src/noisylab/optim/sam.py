@@ -1,0 +1,577 @@
+"""Sharpness-aware wrappers around any torch optimiser: SAM, ASAM, VaSSO and FriendlySAM.
+
+One step of every method here (Foret et al., ICLR 2021, Alg. 1) is
+
+1. ``g = ∇L_B(w)``                                   (first forward/backward, at ``w``)
+2. ``v = direction(g)``                               (the rule that differs between methods)
+3. ``ε = ρ · T² v / ‖T v‖₂``                          (``T = I`` except for ASAM)
+4. ``g_sam = ∇L_B(w + ε)``                            (second forward/backward, same batch)
+5. restore ``w`` exactly, then ``w ← Base(w, g_sam)``.
+
+The direction rules: SAM ``v = g``; VaSSO ``v = d_t = (1 − θ) d_{t−1} + θ g`` with ``d_0 = g_0``
+(Li & Giannakis, NeurIPS 2023, Alg. 1); FriendlySAM ``v = g − σ m_{t−1}`` with
+``m_t = (1 − θ) m_{t−1} + θ g`` (Li et al., CVPR 2024, Eq. 9). ASAM is SAM with the adaptive
+metric ``T = |w| + η`` (Kwon et al., ICML 2021, Eq. 11); ``adaptive=True`` works with every rule.
+
+The wrappers share ``param_groups`` with the base optimiser, so LR schedulers built on the
+wrapper drive the base. A parameter group with ``"ensemble": True`` holds parameters with a
+leading member axis M: the norm ``‖T v‖`` is then computed per member (sum of squares over all
+dimensions but 0, across all ensemble parameters → (M,)), never across members.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+Closure = Callable[[], torch.Tensor]
+_EPS = 1e-12  # added to ‖T v‖ so that a zero gradient gives ε = 0 instead of NaN
+
+
+@contextlib.contextmanager
+def disable_running_stats(model: nn.Module) -> Iterator[None]:
+    """Freeze BatchNorm running statistics inside the block (the perturbed pass).
+
+    Every sub-module with a ``track_running_stats`` attribute and a ``running_mean`` buffer
+    (``nn.BatchNorm1d/2d/3d``, ``SyncBatchNorm`` and ensemble BN layers following the same
+    convention) gets ``track_running_stats = False`` for the duration: in training mode it still
+    normalises with the batch statistics, but neither ``running_mean``/``running_var`` nor
+    ``num_batches_tracked`` change, so running statistics are updated exactly once per SAM step
+    (in the first, unperturbed pass). Eval mode is unaffected.
+
+    Example
+    -------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    >>> before = net[1].running_mean.clone()
+    >>> with disable_running_stats(net):
+    ...     _ = net(torch.randn(8, 3))
+    >>> bool(torch.equal(before, net[1].running_mean))
+    True
+    """
+    saved: list[tuple[nn.Module, bool]] = []
+    for m in model.modules():
+        if hasattr(m, "track_running_stats") and getattr(m, "running_mean", None) is not None:
+            saved.append((m, bool(m.track_running_stats)))
+            m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m, flag in saved:
+            m.track_running_stats = flag
+
+
+def _check_rho(rho: Any) -> float:
+    if isinstance(rho, bool) or not isinstance(rho, int | float):
+        raise ValueError(f"rho must be a number >= 0, got {rho!r}")
+    if not rho >= 0.0 or rho == float("inf"):
+        raise ValueError(f"rho must be finite and >= 0, got {rho}")
+    return float(rho)
+
+
+def _check_unit(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {value}")
+    return float(value)
+
+
+def _resolve_base(base: Any, groups: list[dict], base_kwargs: dict[str, Any]) -> Any:
+    """Build the base optimiser over the wrapper's (shared) param groups."""
+    if isinstance(base, str):
+        from noisylab.optim import OPTIMIZERS  # the registry lives in the package __init__
+
+        builder = OPTIMIZERS.get(base)
+        if OPTIMIZERS.meta(base).get("two_pass"):
+            raise ValueError(f"base must be a one-pass optimiser (e.g. sgd, adam), got {base!r}")
+        lr = base_kwargs.pop("lr", None)
+        if lr is None:
+            raise ValueError(f"base optimiser {base!r} needs lr=, got none")
+        return builder(groups, lr=lr, **base_kwargs)
+    if isinstance(base, type) and issubclass(base, torch.optim.Optimizer):
+        if issubclass(base, SAM):
+            raise ValueError(f"base must be a one-pass optimiser, got {base.__name__}")
+        return base(groups, **base_kwargs)
+    raise ValueError(
+        f"base must be a torch.optim.Optimizer subclass or a registered name, got {base!r}"
+    )
+
+
+def accepts(base: Any, name: str) -> bool:
+    """Whether the base optimiser (class or registry name) takes keyword ``name``."""
+    if isinstance(base, str):
+        from noisylab.optim import OPTIMIZERS
+
+        fn: Any = OPTIMIZERS.get(base)
+    else:
+        fn = base
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return name in sig.parameters
+
+
+class SAM(torch.optim.Optimizer):
+    """Sharpness-Aware Minimisation wrapping any torch optimiser (Foret et al., ICLR 2021).
+
+    ``ε = ρ · g / ‖g‖₂`` (Eq. 2 of the paper, the first-order solution of the inner max), then the
+    base optimiser steps with ``∇L_B(w + ε)`` after the weights are restored. With
+    ``adaptive=True`` this is ASAM's ``ε = ρ · T² g / ‖T g‖`` with ``T = |w| + η`` (Kwon et al.,
+    ICML 2021, Eq. 11), see :class:`ASAM`.
+
+    Parameters
+    ----------
+    params : iterable of tensors or dicts
+        Parameters or param groups. A group with ``"ensemble": True`` holds (M, …) parameters
+        and gets one norm per member; groups may set their own ``rho`` (and ``theta`` etc.).
+    base : type or str, default "sgd"
+        A ``torch.optim.Optimizer`` subclass or a name in ``noisylab.optim.OPTIMIZERS``; built
+        over the same param-group dicts, so LR schedulers on the wrapper drive it.
+    rho : float, default 0.05
+        Radius of the perturbation ball, ``>= 0``; 0 reproduces the base optimiser exactly.
+    adaptive : bool, default False
+        Use ASAM's metric ``T = |w| + η`` for weights (parameters with at least two dimensions per
+        member) and ``T = 1`` for biases and normalisation scales, as in the ASAM paper.
+    eta : float, default 0.01
+        ASAM's η (only with ``adaptive=True``).
+    model : nn.Module, optional
+        If given, :meth:`step` runs the second (perturbed) closure call inside
+        :func:`disable_running_stats` so BatchNorm running statistics update once per step.
+    track : bool, default False
+        Record per-step statistics of the perturbation direction, see :meth:`direction_stats`.
+    **base_kwargs
+        Passed to the base optimiser (``lr``, ``momentum``, ``weight_decay``, …).
+
+    Notes
+    -----
+    ``step(closure)`` evaluates the closure twice; the closure must run forward and backward and
+    return the loss (zeroing gradients in it is allowed; :meth:`first_step` clears them anyway).
+    The explicit form is ``loss.backward(); opt.first_step(); loss_fn(...).backward();
+    opt.second_step()``; wrap the second forward in ``disable_running_stats(model)`` if the model
+    has BatchNorm. The returned loss is the one at the unperturbed weights.
+
+    Example
+    -------
+    >>> import torch
+    >>> torch.manual_seed(0) and None
+    >>> net = torch.nn.Linear(4, 2)
+    >>> opt = SAM(net.parameters(), base=torch.optim.SGD, rho=0.05, lr=0.1, momentum=0.9)
+    >>> x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = torch.nn.functional.cross_entropy(net(x), y)
+    ...     loss.backward()
+    ...     return loss
+    >>> loss = opt.step(closure)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        base: Any = "sgd",
+        rho: float = 0.05,
+        *,
+        adaptive: bool = False,
+        eta: float = 0.01,
+        model: nn.Module | None = None,
+        track: bool = False,
+        **base_kwargs: Any,
+    ) -> None:
+        defaults = {"rho": _check_rho(rho), "ensemble": False, **self._rule_defaults()}
+        if not eta >= 0.0:
+            raise ValueError(f"eta must be >= 0, got {eta}")
+        self.adaptive = bool(adaptive)
+        self.eta = float(eta)
+        self.model = model
+        self.track = bool(track)
+        self._backup: dict[torch.Tensor, torch.Tensor] = {}
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            self._check_group(group)
+        self.base = _resolve_base(base, self.param_groups, dict(base_kwargs))
+        self.param_groups = self.base.param_groups  # the very same dicts
+        self.defaults.update(self.base.defaults)
+
+    # ----------------------------------------------------------------- rule hooks
+    def _rule_defaults(self) -> dict[str, Any]:
+        """Extra per-group hyperparameters of the direction rule (VaSSO's θ, …)."""
+        return {}
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_rho(group["rho"])
+        if group["ensemble"]:
+            for p in group["params"]:
+                if p.dim() == 0:
+                    raise ValueError("an ensemble param group needs parameters shaped (M, ...)")
+
+    def _direction(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
+        """The un-normalised perturbation direction ``v``; SAM: the gradient itself."""
+        return grad
+
+    # ----------------------------------------------------------------- groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group to the wrapper and the base optimiser (they share the list)."""
+        if not hasattr(self, "base"):
+            super().add_param_group(param_group)
+            return
+        for k, v in self.defaults.items():
+            if k in ("rho", "ensemble") or k in self._rule_defaults():
+                param_group.setdefault(k, v)
+        param_group["params"] = list(param_group["params"])
+        self._check_group(param_group)
+        self.base.add_param_group(param_group)
+
+    # ----------------------------------------------------------------- the step
+    def _weight_like(self, p: torch.Tensor, group: dict) -> bool:
+        return p.dim() - (1 if group["ensemble"] else 0) >= 2
+
+    @torch.no_grad()
+    def first_step(self, zero_grad: bool = True) -> None:
+        """Move every parameter to ``w + ε`` using the gradients currently in ``.grad``.
+
+        The unperturbed weights are kept aside and restored exactly by :meth:`second_step`.
+        With ``zero_grad`` the gradients are cleared afterwards, ready for the second backward.
+        """
+        if self._backup:
+            raise RuntimeError("first_step() called twice without second_step()")
+        entries: list[tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor | None, str]] = []
+        sq: dict[str, torch.Tensor] = {}  # bucket → squared norm, (M,) or (1,)
+        for group in self.param_groups:
+            ens = bool(group["ensemble"])
+            bucket = "ensemble" if ens else "global"
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self._direction(p, p.grad, group)
+                t = None
+                if self.adaptive and self._weight_like(p, group):
+                    t = p.abs().add_(self.eta)
+                    v = v * t
+                s = v.reshape(p.shape[0], -1).square().sum(1) if ens else v.square().sum()[None]
+                if bucket in sq and sq[bucket].shape != s.shape:
+                    raise ValueError(
+                        f"ensemble parameters disagree on the member count: {tuple(p.shape)} "
+                        f"vs M = {sq[bucket].shape[0]}"
+                    )
+                sq[bucket] = sq[bucket] + s if bucket in sq else s
+                entries.append((p, group, v, t, bucket))
+        norms = {k: s.sqrt() for k, s in sq.items()}  # (M,) or (1,)
+        perturbations: list[tuple[torch.Tensor, torch.Tensor, str]] = []
+        for p, group, v, t, bucket in entries:
+            scale = group["rho"] / (norms[bucket] + _EPS)  # (M,) or (1,)
+            if bucket == "ensemble":
+                scale = scale.reshape(-1, *([1] * (p.dim() - 1)))
+            else:
+                scale = scale.reshape(())
+            e = v * scale
+            if t is not None:
+                e.mul_(t)
+            self._backup[p] = p.detach().clone()
+            p.add_(e)
+            if self.track:
+                perturbations.append((p, e, bucket))
+        if self.track:
+            self._record(perturbations)
+        if zero_grad:
+            self.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def second_step(self, zero_grad: bool = False) -> None:
+        """Restore the unperturbed weights, then step the base optimiser with the current grads."""
+        for p, old in self._backup.items():
+            p.copy_(old)
+        self._backup.clear()
+        self.base.step()
+        if zero_grad:
+            self.zero_grad(set_to_none=True)
+
+    def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
+        """One SAM step: evaluate ``closure`` at ``w`` and at ``w + ε``, then step the base.
+
+        Returns the loss of the first (unperturbed) evaluation.
+        """
+        if closure is None:
+            raise ValueError(
+                f"{type(self).__name__}.step needs a closure (it evaluates the loss twice); "
+                "or call first_step() and second_step() yourself"
+            )
+        with torch.enable_grad():
+            loss = closure()
+        self.first_step(zero_grad=True)
+        guard = disable_running_stats(self.model) if self.model is not None else _nullcontext()
+        with torch.enable_grad(), guard:
+            closure()
+        self.second_step()
+        return loss
+
+    # ----------------------------------------------------------------- statistics
+    def _record(self, perturbations: list[tuple[torch.Tensor, torch.Tensor, str]]) -> None:
+        """Accumulate the consecutive-direction cosine and the direction sum, per member."""
+        sq: dict[str, torch.Tensor] = {}
+        for p, e, bucket in perturbations:
+            s = (
+                e.reshape(p.shape[0], -1).square().sum(1)
+                if bucket == "ensemble"
+                else e.square().sum()[None]
+            )
+            sq[bucket] = sq[bucket] + s if bucket in sq else s
+        inv = {k: 1.0 / (s.sqrt() + _EPS) for k, s in sq.items()}
+        dots: dict[str, torch.Tensor] = {}
+        have_prev: dict[str, bool] = {}
+        for p, e, bucket in perturbations:
+            scale = (
+                inv[bucket].reshape(-1, *([1] * (p.dim() - 1)))
+                if bucket == "ensemble"
+                else inv[bucket].reshape(())
+            )
+            u = e * scale  # unit direction (per member)
+            st = self.state[p]
+            if "prev_dir" in st:
+                prod = u * st["prev_dir"]
+                d = (
+                    prod.reshape(p.shape[0], -1).sum(1)
+                    if bucket == "ensemble"
+                    else prod.sum()[None]
+                )
+                dots[bucket] = dots[bucket] + d if bucket in dots else d
+                have_prev[bucket] = True
+                st["prev_dir"].copy_(u)
+                st["dir_sum"].add_(u)
+            else:
+                st["prev_dir"] = u.clone()
+                st["dir_sum"] = u.clone()
+        stats = self.state.setdefault("direction_stats", {})
+        for bucket, s in sq.items():
+            rec = stats.setdefault(
+                bucket, {"steps": 0, "cos_steps": 0, "cos_sum": torch.zeros_like(s)}
+            )
+            rec["steps"] += 1
+            if have_prev.get(bucket):
+                rec["cos_sum"] += dots[bucket]
+                rec["cos_steps"] += 1
+
+    def direction_stats(self, reset: bool = False) -> dict[str, dict[str, torch.Tensor]]:
+        """Statistics of the unit perturbation direction ``u_t = ε_t / ‖ε_t‖`` since the last reset.
+
+        Returns ``{bucket: {"cos_consecutive": (M,), "variance": (M,), "steps": int}}`` with
+        bucket ``"ensemble"`` (per member) or ``"global"`` (M = 1). ``cos_consecutive`` is the
+        mean of ``⟨u_t, u_{t−1}⟩``; ``variance`` is ``E‖u_t − ū‖² = 1 − ‖ū‖²`` over the window
+        (0: the direction never changes; 1: directions average out to nothing). Only recorded
+        with ``track=True``. ``reset`` starts a new window (the previous direction is kept, so
+        the consecutive cosine continues across windows).
+        """
+        stats = self.state.get("direction_stats", {})
+        out: dict[str, dict[str, Any]] = {}
+        mean_sq: dict[str, torch.Tensor] = {}
+        for group in self.param_groups:
+            bucket = "ensemble" if group["ensemble"] else "global"
+            if bucket not in stats or stats[bucket]["steps"] == 0:
+                continue
+            n = stats[bucket]["steps"]
+            for p in group["params"]:
+                st = self.state.get(p, {})
+                if "dir_sum" not in st:
+                    continue
+                m = st["dir_sum"] / n
+                s = (
+                    m.reshape(p.shape[0], -1).square().sum(1)
+                    if bucket == "ensemble"
+                    else m.square().sum()[None]
+                )
+                mean_sq[bucket] = mean_sq[bucket] + s if bucket in mean_sq else s
+        for bucket, rec in stats.items():
+            if rec["steps"] == 0:
+                continue
+            cos = rec["cos_sum"] / max(rec["cos_steps"], 1)
+            if rec["cos_steps"] == 0:
+                cos = torch.full_like(rec["cos_sum"], float("nan"))
+            out[bucket] = {
+                "cos_consecutive": cos,
+                "variance": (1.0 - mean_sq[bucket]).clamp_min(0.0),
+                "steps": rec["steps"],
+            }
+        if reset:
+            for rec in stats.values():
+                rec["steps"] = 0
+                rec["cos_steps"] = 0
+                rec["cos_sum"].zero_()
+            for group in self.param_groups:
+                for p in group["params"]:
+                    st = self.state.get(p, {})
+                    if "dir_sum" in st:
+                        st["dir_sum"].zero_()
+        return out
+
+    # ----------------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        """The wrapper's state (EMA, direction statistics) plus the base's under ``"base"``."""
+        sd = super().state_dict()
+        sd["base"] = self.base.state_dict()
+        return sd
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
+        """Load both states; the wrapper and the base keep sharing their param groups."""
+        if "base" not in state_dict:
+            raise ValueError("not a sharpness-aware optimiser state_dict: no 'base' entry")
+        sd = dict(state_dict)
+        base_sd = sd.pop("base")
+        sd["state"] = {
+            k: (v if isinstance(k, int) else copy.deepcopy(v)) for k, v in sd["state"].items()
+        }
+        self.base.load_state_dict(base_sd)
+        super().load_state_dict(sd)
+        self.param_groups = self.base.param_groups
+        for group in self.param_groups:
+            self._check_group(group)
+        self._backup.clear()
+
+
+class ASAM(SAM):
+    """Adaptive SAM (Kwon et al., ICML 2021): ``ε = ρ · T² g / ‖T g‖`` with ``T = |w| + η``.
+
+    ``T`` is applied to weights (parameters with at least two dimensions per member) and is
+    the identity for biases and normalisation parameters, as in the paper (Eq. 11 and its
+    appendix); ``η = 0.01`` and the default ``ρ = 0.5`` are the paper's CIFAR-10 values. Some
+    implementations use ``T = |w|`` without η and ``ρ = 2.0``: set ``eta=0`` for that.
+    All other arguments as in :class:`SAM`.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        base: Any = "sgd",
+        rho: float = 0.5,
+        *,
+        eta: float = 0.01,
+        model: nn.Module | None = None,
+        track: bool = False,
+        **base_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            params, base, rho, adaptive=True, eta=eta, model=model, track=track, **base_kwargs
+        )
+
+
+class VaSSO(SAM):
+    """Variance-suppressed sharpness-aware optimisation (Li & Giannakis, NeurIPS 2023, Alg. 1).
+
+    ``d_t = (1 − θ) d_{t−1} + θ g_t`` with ``d_0 = g_0``; ``ε_t = ρ · d_t / ‖d_t‖``; the base
+    steps with ``∇L_B(w_t + ε_t)``. θ = 1 is SAM exactly, and step 0 equals SAM for any θ.
+    Smaller θ averages more steps: with i.i.d. gradient noise of variance σ² the EMA has
+    variance θσ²/(2 − θ). The paper's default is θ = 0.9 (ρ = 0.05 on CIFAR-10) and its range
+    (0, 1]. The EMA ``d`` lives in ``self.state[p]["ema"]`` and is saved by ``state_dict``.
+    With ``adaptive=True`` the ASAM metric is applied on top of ``d`` (our composition).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        base: Any = "sgd",
+        rho: float = 0.05,
+        theta: float = 0.9,
+        *,
+        adaptive: bool = False,
+        eta: float = 0.01,
+        model: nn.Module | None = None,
+        track: bool = False,
+        **base_kwargs: Any,
+    ) -> None:
+        self._theta = _check_unit("theta", theta)
+        super().__init__(
+            params,
+            base,
+            rho,
+            adaptive=adaptive,
+            eta=eta,
+            model=model,
+            track=track,
+            **base_kwargs,
+        )
+
+    def _rule_defaults(self) -> dict[str, Any]:
+        return {"theta": self._theta}
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_unit("theta", group["theta"])
+
+    def _direction(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
+        st = self.state[p]
+        if "ema" not in st:
+            st["ema"] = grad.detach().clone()  # d_0 = g_0
+        else:
+            theta = group["theta"]
+            st["ema"].mul_(1.0 - theta).add_(grad, alpha=theta)
+        return st["ema"]
+
+
+class FriendlySAM(SAM):
+    """Friendly SAM (Li, Zhou, Huang, Yang; CVPR 2024): perturb along ``g − σ m_{t−1}``.
+
+    ``m_t = (1 − θ) m_{t−1} + θ g_t`` (the paper's λ is ``1 − θ``; default λ = 0.9, i.e.
+    θ = 0.1, with σ = 1); step 0 uses ``v = g_0`` and ``m_0 = g_0`` as the official code does.
+    Subtracting the EMA removes the full-gradient component and perturbs along the batch-
+    specific noise: the opposite of VaSSO, which perturbs *along* the EMA.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        base: Any = "sgd",
+        rho: float = 0.05,
+        theta: float = 0.1,
+        sigma: float = 1.0,
+        *,
+        adaptive: bool = False,
+        eta: float = 0.01,
+        model: nn.Module | None = None,
+        track: bool = False,
+        **base_kwargs: Any,
+    ) -> None:
+        self._theta = _check_unit("theta", theta)
+        if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0.0 <= sigma <= 1.0:
+            raise ValueError(f"sigma must be in [0, 1], got {sigma!r}")
+        self._sigma = float(sigma)
+        super().__init__(
+            params,
+            base,
+            rho,
+            adaptive=adaptive,
+            eta=eta,
+            model=model,
+            track=track,
+            **base_kwargs,
+        )
+
+    def _rule_defaults(self) -> dict[str, Any]:
+        return {"theta": self._theta, "sigma": self._sigma}
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_unit("theta", group["theta"])
+
+    def _direction(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
+        st = self.state[p]
+        if "fsam_m" not in st:
+            st["fsam_m"] = grad.detach().clone()
+            return grad
+        m = st["fsam_m"]
+        v = grad - group["sigma"] * m  # uses m_{t-1}
+        m.mul_(1.0 - group["theta"]).add_(grad, alpha=group["theta"])
+        return v
+
+
+class _nullcontext(contextlib.AbstractContextManager):
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+__all__ = ["ASAM", "SAM", "FriendlySAM", "VaSSO", "accepts", "disable_running_stats"]
