@@ -1,0 +1,236 @@
+"""``noisylab train``: train an ensemble on a dataset with label noise and report accuracy.
+
+Each member gets its own noise realisation (seed + member), its own initialisation and its
+own minibatch order; the table shows per-member best/last clean test accuracy, the realised
+noise rate, and mean ± std over members.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def parse_value(raw: str) -> Any:
+    """``'0.7'`` → 0.7, ``'3'`` → 3, ``'true'`` → True, ``'[0.9, 0.99]'`` → list, else the string."""
+    low = raw.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    if raw.strip().startswith("["):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            pass
+    return raw
+
+
+def parse_params(items: list[str], option: str) -> dict[str, Any]:
+    """Turn ``['q=0.7', 'k=2']`` into ``{'q': 0.7, 'k': 2}``; malformed items raise ValueError."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{option} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = parse_value(raw)
+    return out
+
+
+def model_kwargs(name: str, feature_shape: tuple[int, ...], outputs: int, width: int, depth: int):
+    """Constructor arguments of model ``name`` for data of ``feature_shape`` and ``outputs``."""
+    n_in = int(np.prod(feature_shape)) if feature_shape else 1
+    if name == "mlp":
+        return {
+            "in_features": n_in,
+            "out_features": outputs,
+            "width": width,
+            "depth": depth,
+            "input_shape": feature_shape,
+        }
+    if name == "linear2":
+        if len(feature_shape) != 1:
+            raise ValueError(f"linear2 needs vector inputs, the data has shape {feature_shape}")
+        return {"in_features": n_in, "out_features": outputs, "width": width}
+    if name == "cnn1d":
+        if len(feature_shape) == 1:
+            return {"length": feature_shape[0], "out_features": outputs}
+        if len(feature_shape) == 2:
+            return {
+                "in_channels": feature_shape[0],
+                "length": feature_shape[1],
+                "out_features": outputs,
+            }
+        raise ValueError(f"cnn1d needs (L,) or (C, L) inputs, the data has shape {feature_shape}")
+    if name == "cnn2d":
+        if len(feature_shape) == 3:
+            c, h, w = feature_shape
+            return {
+                "in_channels": c,
+                "image_size": (h, w),
+                "out_features": outputs,
+                "hidden": width,
+            }
+        if len(feature_shape) == 2:
+            return {
+                "in_channels": 1,
+                "image_size": feature_shape,
+                "out_features": outputs,
+                "hidden": width,
+            }
+        side = math.isqrt(n_in)
+        if side * side == n_in:
+            return {"in_channels": 1, "image_size": side, "out_features": outputs, "hidden": width}
+        raise ValueError(f"cnn2d needs image inputs, the data has shape {feature_shape}")
+    return {"in_features": n_in, "out_features": outputs}
+
+
+def _fmt(v: float) -> str:
+    return "—" if math.isnan(v) else f"{v:.4f}"
+
+
+def _mean_std(v: np.ndarray) -> str:
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return "—"
+    return f"{v.mean():.4f} ± {v.std(ddof=1) if v.size > 1 else 0.0:.4f}"
+
+
+def train(
+    data: str = typer.Option(..., "--data", help="Dataset name (see `noisylab list datasets`)."),
+    noise: str = typer.Option("none", help="Label noise KIND:RATE, e.g. symmetric:0.4."),
+    loss: str = typer.Option("ce", help="Loss name (see `noisylab list losses`)."),
+    optimizer: str = typer.Option("adam", help="Optimiser name (see `noisylab list optimizers`)."),
+    epochs: int = typer.Option(30, help="Training epochs."),
+    members: int = typer.Option(8, help="Ensemble members (one noise realisation each)."),
+    model: str = typer.Option("mlp", help="Model name (see `noisylab list models`)."),
+    width: int = typer.Option(128, help="Hidden width (dense hidden layer for cnn2d)."),
+    depth: int = typer.Option(2, help="Hidden layers (mlp)."),
+    lr: float = typer.Option(1e-3, help="Learning rate."),
+    batch_size: int = typer.Option(128, help="Minibatch size; 0 trains full-batch."),
+    weight_decay: float = typer.Option(0.0, help="Weight decay."),
+    schedule: str = typer.Option("cosine", help="LR schedule: constant, cosine, step, linear."),
+    loss_param: list[str] = typer.Option([], "--loss-param", help="Loss parameter KEY=VALUE."),
+    opt_param: list[str] = typer.Option([], "--opt-param", help="Optimiser parameter KEY=VALUE."),
+    rho: float = typer.Option(None, help="SAM-type perturbation radius (forwarded if given)."),
+    theta: float = typer.Option(None, help="VaSSO averaging θ (forwarded if given)."),
+    clip_grad: float = typer.Option(None, help="Per-member gradient-norm clip."),
+    n_train: int = typer.Option(None, help="Training subset size."),
+    eval_every: int = typer.Option(1, help="Evaluate every N epochs (and the last)."),
+    seed: int = typer.Option(0, help="Seed: data split, member s+i's noise, init and order."),
+    device: str = typer.Option("cpu", help="Device, e.g. cpu or cuda."),
+    checkpoint: Path = typer.Option(None, help="Checkpoint file: save and resume the run."),
+    save_history: Path = typer.Option(None, help="Write the training history as JSON here."),
+) -> None:
+    """Train an ensemble under label noise; print per-member best/last clean test accuracy."""
+    from noisylab import data as data_mod
+    from noisylab import losses, optim
+    from noisylab import noise as noise_mod
+    from noisylab.nn import MODELS, build
+    from noisylab.train import fit
+
+    # validate names up front so that typos fail before any data loads
+    losses.LOSSES.get(loss)
+    optim.OPTIMIZERS.get(optimizer)
+    MODELS.get(model)
+    if members < 1:
+        raise ValueError(f"--members must be >= 1, got {members}")
+    noise_spec = noise.strip()
+    kind, rate = noise_mod.parse_spec(noise_spec)
+    ds = data_mod.load(data, seed=seed, n_train=n_train)
+    seeds = [seed + i for i in range(members)]
+    labels = None
+    noisy_mask = None
+    realised = np.zeros(members)
+    if ds.task == "classification":
+        assert ds.num_classes is not None
+        features = ds.x_train.numpy() if kind == "instance" else None
+        mn = noise_mod.corrupt_members(
+            ds.y_train.numpy(), ds.num_classes, kind, rate, seeds, features=features
+        )
+        labels, noisy_mask, realised = mn.labels, mn.is_noisy, np.asarray(mn.realized_rate)
+    elif kind != "none":
+        raise ValueError(
+            f"--noise {noise_spec!r}: label noise needs a classification dataset; "
+            f"{data!r} is a regression dataset (use --noise none)"
+        )
+    opt_params = parse_params(opt_param, "--opt-param")
+    if rho is not None:
+        opt_params["rho"] = rho
+    if theta is not None:
+        opt_params["theta"] = theta
+    net = build(
+        model,
+        members=members,
+        seed=seeds,
+        **model_kwargs(model, tuple(ds.feature_shape), ds.num_outputs, width, depth),
+    )
+    hist = fit(
+        net,
+        ds,
+        labels,
+        loss=loss if ds.task == "classification" or loss != "ce" else None,
+        loss_params=parse_params(loss_param, "--loss-param"),
+        optimizer=optimizer,
+        lr=lr,
+        weight_decay=weight_decay,
+        optimizer_params=opt_params,
+        schedule=schedule,
+        epochs=epochs,
+        batch_size=batch_size or None,
+        clip_grad=clip_grad,
+        seed=seeds,
+        eval_every=eval_every,
+        noisy_mask=noisy_mask,
+        device=device,
+        checkpoint=checkpoint,
+    )
+    for msg in hist.warnings:
+        console.print(f"[yellow]warning:[/yellow] {msg}", highlight=False)
+    metric = "test/acc" if ds.task == "classification" else "test/mse"
+    mode = "max" if ds.task == "classification" else "min"
+    best, last = hist.best(metric, mode), hist.last(metric)
+    label = "acc" if ds.task == "classification" else "MSE"
+    table = Table(title=f"{data} · {noise_spec} · {loss} · {optimizer} · {model} · {epochs} epochs")
+    for col in ("member", "realised noise", f"best test {label}", f"last test {label}", "note"):
+        table.add_column(col, justify="right" if col != "note" else "left")
+    for i in range(members):
+        note = ""
+        if i in hist.diverged:
+            ep, val = hist.diverged[i]
+            note = f"diverged at epoch {ep} (loss={val})"
+        table.add_row(str(i), f"{realised[i]:.3f}", _fmt(best[i]), _fmt(last[i]), note)
+    table.add_section()
+    table.add_row(
+        "mean ± std",
+        f"{realised.mean():.3f}",
+        _mean_std(best),
+        _mean_std(last),
+        "",
+    )
+    console.print(table)
+    if save_history is not None:
+        save_history.parent.mkdir(parents=True, exist_ok=True)
+        save_history.write_text(json.dumps(hist.to_dict(), indent=1))
+        console.print(f"history written to {save_history}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
