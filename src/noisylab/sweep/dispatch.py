@@ -101,9 +101,11 @@ def execute(
     ValueError
         For an unknown executor, a bad ``jobs`` value or units that are not dicts.
     """
+    from noisylab import studies
     from noisylab.sweep import use_pseudo_study
 
     use_pseudo_study(study)
+    studies.get(study)  # an unknown study fails here, not in every worker
     if isinstance(store, str | Path):
         store = open_store(store)
     units = list(units)

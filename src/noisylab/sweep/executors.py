@@ -124,7 +124,7 @@ def run_ray(
         else:
             ray.init(address=address, **kwargs)
         started_here = True
-    remote = ray.remote(num_cpus=1, max_retries=0)(worker.run_unit)
+    remote = ray.remote(num_cpus=1, max_retries=0)(worker.run_remote)
     limit = 2 * (jobs or max(1, int(ray.cluster_resources().get("CPU", 2))))
     pending = iter(tasks)
     running: dict[Any, str] = {}

@@ -17,6 +17,9 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+#: set by :func:`init_worker`: this process is a sweep worker, not the driver.
+_IN_WORKER = False
+
 
 @functools.cache
 def versions() -> dict[str, str]:
@@ -35,6 +38,9 @@ def versions() -> dict[str, str]:
 def init_worker(extra_studies: str | None = None, sys_path: list[str] | None = None) -> None:
     """Prepare a worker process: one torch thread, the driver's extra studies and paths.
 
+    Torch is not imported here (studies that need it import it; ``OMP_NUM_THREADS=1`` makes
+    it start with one thread); if it is loaded already, ``torch.set_num_threads(1)``.
+
     Parameters
     ----------
     extra_studies : str, optional
@@ -42,6 +48,8 @@ def init_worker(extra_studies: str | None = None, sys_path: list[str] | None = N
     sys_path : list of str, optional
         Directories to append to ``sys.path`` (where the driver found plugin studies).
     """
+    global _IN_WORKER
+    _IN_WORKER = True
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     if extra_studies:
@@ -49,11 +57,14 @@ def init_worker(extra_studies: str | None = None, sys_path: list[str] | None = N
     for p in sys_path or []:
         if p not in sys.path:
             sys.path.append(p)
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        return
-    torch.set_num_threads(1)
+    _one_torch_thread()
+
+
+def _one_torch_thread() -> None:
+    """``torch.set_num_threads(1)`` if torch is loaded (before it loads, the env vars do it)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 def run_unit(
@@ -95,6 +106,8 @@ def run_unit(
         from noisylab.sweep.store import dumps
 
         mod = get(study)
+        if _IN_WORKER:
+            _one_torch_thread()
         result = mod.run_unit(dict(unit))
         try:
             text = dumps(result)
@@ -113,3 +126,11 @@ def run_unit(
     env["pid"] = os.getpid()
     env["versions"] = versions()
     return env
+
+
+def run_remote(
+    study: str, unit: dict[str, Any], extra_studies: str, sys_path: list[str]
+) -> dict[str, Any]:
+    """:func:`init_worker` then :func:`run_unit`: the body of a Ray task."""
+    init_worker(extra_studies, sys_path)
+    return run_unit(study, unit, extra_studies, sys_path)

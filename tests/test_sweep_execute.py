@@ -1,0 +1,132 @@
+"""execute(): caching in the store, deduplication, the process pool, failures."""
+
+import platform
+
+import pytest
+
+from noisylab.sweep import SweepError, execute, open_store, run_id
+
+STUDY = "sweep_fixture"
+
+
+@pytest.fixture
+def fixture_study(monkeypatch, tmp_path):
+    """Make the fixture study resolvable (here and in workers) and log its runs."""
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", f"{STUDY}=sweep_fixture_study")
+    log = tmp_path / "runs.log"
+    monkeypatch.setenv("NOISYLAB_SWEEP_LOG", str(log))
+    return lambda: log.read_text().split() if log.exists() else []
+
+
+def _units(n, **kw):
+    return [{"key": k, "scale": 1.0, "sleep": 0.0, "fail": False, **kw} for k in range(n)]
+
+
+def _rows(store):
+    """Everything about the stored runs that must not depend on executor or timing."""
+    runs = [
+        (r["id"], r["study"], r["config"], r["status"], r["result"], r["error"])
+        for r in store.list_runs()
+    ]
+    return sorted(runs), sorted(store.metrics(), key=lambda m: (m["run"], str(m)))
+
+
+def test_run_id_is_the_stable_content_hash():
+    import hashlib
+    import json
+
+    unit = {"b": [1, 2], "a": 0.5}
+    blob = json.dumps({"study": "s", "unit": unit}, sort_keys=True)
+    assert run_id("s", unit) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert run_id("s", {"a": 0.5, "b": [1, 2]}) == run_id("s", unit)
+    assert run_id("t", unit) != run_id("s", unit)
+
+
+def test_second_execute_runs_nothing(fixture_study, tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
+    first = execute(STUDY, _units(4), store=store, progress=False)
+    assert sorted(fixture_study()) == ["0", "1", "2", "3"]
+    assert [r["key"] for r in first] == [0, 1, 2, 3]
+    assert first[1]["value"] == 1 / 3 and first[0]["nan"] is None
+    started = {r["id"]: r["started"] for r in store.list_runs()}
+
+    again = execute(STUDY, _units(4)[::-1], store=store, progress=False)
+    assert again == first[::-1]
+    assert len(fixture_study()) == 4  # nothing ran
+    assert {r["id"]: r["started"] for r in store.list_runs()} == started
+    assert len(store.metrics()) == 4 * 7
+
+
+def test_identical_units_run_once(fixture_study, tmp_path):
+    units = _units(3)
+    res = execute(STUDY, [units[0], units[1], units[0], units[2], units[1]], progress=False)
+    assert [r["key"] for r in res] == [0, 1, 0, 2, 1]
+    assert sorted(fixture_study()) == ["0", "1", "2"]
+
+
+def test_process_pool_gives_the_same_rows_as_in_process(fixture_study, tmp_path):
+    inline = open_store(tmp_path / "inline.sqlite")
+    pooled = open_store(tmp_path / "pool.sqlite")
+    a = execute(STUDY, _units(4), store=inline, jobs=1, progress=False)
+    b = execute(STUDY, _units(4), store=pooled, jobs=2, progress=False)
+    assert a == b
+    assert _rows(inline) == _rows(pooled)
+    assert len(fixture_study()) == 8
+    assert {r["host"] for r in pooled.list_runs()} == {platform.node()}
+
+
+def test_failed_unit_is_recorded_and_reported_after_the_rest(fixture_study, tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
+    units = _units(4)
+    units[1]["fail"] = True
+    bad = run_id(STUDY, units[1])
+    with pytest.raises(SweepError, match=r"1 of 4 runs of study 'sweep_fixture' failed") as ei:
+        execute(STUDY, units, store=store, progress=False)
+    assert f"first: run {bad}: ValueError: unit 1 was told to fail" in str(ei.value)
+    assert ei.value.failures == {bad: "ValueError: unit 1 was told to fail"}
+    assert sorted(fixture_study()) == ["0", "2", "3"]  # the others finished
+    row = store.get(bad)
+    assert row["status"] == "failed" and row["error"] == "ValueError: unit 1 was told to fail"
+    assert "Traceback" in row["traceback"] and row["result"] is None
+    assert store.counts() == {"pending": 0, "running": 0, "done": 3, "failed": 1}
+
+    units[1]["fail"] = False  # a different unit now: the failed one stays failed
+    execute(STUDY, units, store=store, progress=False)
+    assert sorted(fixture_study()) == ["0", "1", "2", "3"]
+
+
+def test_failed_unit_is_retried_on_rerun(fixture_study, tmp_path, monkeypatch):
+    store = open_store(tmp_path / "s.sqlite")
+    units = _units(2)
+    units[0]["fail"] = True
+    for _ in range(2):
+        with pytest.raises(SweepError, match="1 of 2 runs"):
+            execute(STUDY, units, store=store, progress=False)
+    assert fixture_study() == ["1"]
+    assert store.counts()["failed"] == 1
+
+
+def test_malformed_metrics_fail_the_unit(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    mod = types.ModuleType("sweep_fixture_badmetrics")
+    mod.run_unit = lambda unit: {"metrics": [["only", "three", 1]]}
+    monkeypatch.setitem(sys.modules, "sweep_fixture_badmetrics", mod)
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "bad=sweep_fixture_badmetrics")
+    store = open_store(tmp_path / "s.sqlite")
+    with pytest.raises(SweepError, match=r"is not \[member, epoch, name, value\]"):
+        execute("bad", [{"i": 0}], store=store, progress=False)
+    assert store.list_runs()[0]["status"] == "failed"
+    assert store.metrics() == []
+
+
+def test_bad_arguments(fixture_study):
+    with pytest.raises(ValueError, match="unknown executor 'dask'"):
+        execute(STUDY, _units(1), executor="dask", progress=False)
+    with pytest.raises(ValueError, match="jobs must be a positive integer, got 0"):
+        execute(STUDY, _units(1), jobs=0, progress=False)
+    with pytest.raises(ValueError, match="unit 0 of study 'sweep_fixture' must be a dict"):
+        execute(STUDY, [3], progress=False)
+    with pytest.raises(ValueError, match="unknown study 'nope'"):
+        execute("nope", [{}], progress=False)
