@@ -76,7 +76,15 @@ def build(name: str, params: Iterable[Any], lr: float, **kwargs: Any) -> torch.o
 
 # --------------------------------------------------------------------- sharpness-aware wrappers
 from .probe import m_sharpness, top_hessian_eigenvalue  # noqa: E402
-from .sam import ASAM, SAM, FriendlySAM, VaSSO, accepts, disable_running_stats  # noqa: E402
+from .sam import (  # noqa: E402
+    ASAM,
+    SAM,
+    DirectionTracker,
+    FriendlySAM,
+    VaSSO,
+    accepts,
+    disable_running_stats,
+)
 
 
 def _wrapper_kwargs(base: Any, momentum: float, base_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +181,7 @@ __all__ = [
     "ASAM",
     "OPTIMIZERS",
     "SAM",
+    "DirectionTracker",
     "FriendlySAM",
     "VaSSO",
     "build",

@@ -119,6 +119,27 @@ def accepts(base: Any, name: str) -> bool:
     return name in sig.parameters
 
 
+class DirectionTracker:
+    """A handle on the direction statistics of the optimiser(s) it is passed to as ``track=``.
+
+    Useful when the optimiser is built by someone else (e.g. ``noisylab.train.fit`` builds it
+    from a name): pass ``optimizer_params={"track": tracker}`` and read
+    ``tracker.stats(reset=True)`` from an epoch callback.
+    """
+
+    def __init__(self) -> None:
+        self.optimizers: list[SAM] = []
+
+    def attach(self, optimizer: SAM) -> None:
+        self.optimizers.append(optimizer)
+
+    def stats(self, reset: bool = False) -> dict[str, dict[str, Any]]:
+        """:meth:`SAM.direction_stats` of the most recently attached optimiser ({} if none)."""
+        if not self.optimizers:
+            return {}
+        return self.optimizers[-1].direction_stats(reset=reset)
+
+
 class SAM(torch.optim.Optimizer):
     """Sharpness-Aware Minimisation wrapping any torch optimiser (Foret et al., ICLR 2021).
 
@@ -145,8 +166,9 @@ class SAM(torch.optim.Optimizer):
     model : nn.Module, optional
         If given, :meth:`step` runs the second (perturbed) closure call inside
         :func:`disable_running_stats` so BatchNorm running statistics update once per step.
-    track : bool, default False
-        Record per-step statistics of the perturbation direction, see :meth:`direction_stats`.
+    track : bool or DirectionTracker, default False
+        Record per-step statistics of the perturbation direction, see :meth:`direction_stats`;
+        a :class:`DirectionTracker` is attached to this optimiser (and implies ``True``).
     **base_kwargs
         Passed to the base optimiser (``lr``, ``momentum``, ``weight_decay``, …).
 
@@ -182,7 +204,7 @@ class SAM(torch.optim.Optimizer):
         adaptive: bool = False,
         eta: float = 0.01,
         model: nn.Module | None = None,
-        track: bool = False,
+        track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         defaults = {"rho": _check_rho(rho), "ensemble": False, **self._rule_defaults()}
@@ -191,7 +213,9 @@ class SAM(torch.optim.Optimizer):
         self.adaptive = bool(adaptive)
         self.eta = float(eta)
         self.model = model
-        self.track = bool(track)
+        self.track = bool(track) or isinstance(track, DirectionTracker)
+        if isinstance(track, DirectionTracker):
+            track.attach(self)
         self._backup: dict[torch.Tensor, torch.Tensor] = {}
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -452,7 +476,7 @@ class ASAM(SAM):
         *,
         eta: float = 0.01,
         model: nn.Module | None = None,
-        track: bool = False,
+        track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -481,7 +505,7 @@ class VaSSO(SAM):
         adaptive: bool = False,
         eta: float = 0.01,
         model: nn.Module | None = None,
-        track: bool = False,
+        track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         self._theta = _check_unit("theta", theta)
@@ -533,7 +557,7 @@ class FriendlySAM(SAM):
         adaptive: bool = False,
         eta: float = 0.01,
         model: nn.Module | None = None,
-        track: bool = False,
+        track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         self._theta = _check_unit("theta", theta)
@@ -574,4 +598,12 @@ class _nullcontext(contextlib.AbstractContextManager):
         return None
 
 
-__all__ = ["ASAM", "SAM", "FriendlySAM", "VaSSO", "accepts", "disable_running_stats"]
+__all__ = [
+    "ASAM",
+    "SAM",
+    "DirectionTracker",
+    "FriendlySAM",
+    "VaSSO",
+    "accepts",
+    "disable_running_stats",
+]
