@@ -152,6 +152,8 @@ def train(
     MODELS.get(model)
     if members < 1:
         raise ValueError(f"--members must be >= 1, got {members}")
+    loss_params = parse_params(loss_param, "--loss-param")
+    opt_params = parse_params(opt_param, "--opt-param")
     noise_spec = noise.strip()
     kind, rate = noise_mod.parse_spec(noise_spec)
     ds = data_mod.load(data, seed=seed, n_train=n_train)
@@ -171,7 +173,6 @@ def train(
             f"--noise {noise_spec!r}: label noise needs a classification dataset; "
             f"{data!r} is a regression dataset (use --noise none)"
         )
-    opt_params = parse_params(opt_param, "--opt-param")
     if rho is not None:
         opt_params["rho"] = rho
     if theta is not None:
@@ -187,7 +188,7 @@ def train(
         ds,
         labels,
         loss=loss if ds.task == "classification" or loss != "ce" else None,
-        loss_params=parse_params(loss_param, "--loss-param"),
+        loss_params=loss_params,
         optimizer=optimizer,
         lr=lr,
         weight_decay=weight_decay,
