@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 DEFAULT_STORE = Path("results/noisylab.sqlite")
@@ -49,7 +50,7 @@ def list_(
     if not runs:
         console.print("no runs match")
         return
-    table = Table(title=f"{len(runs)} runs in {store}")
+    table = Table(title=f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {store}")
     table.add_column("id", no_wrap=True)
     table.add_column("study", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -59,9 +60,8 @@ def list_(
     for r in runs:
         secs = f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "—"
         detail = r["error"] if r["status"] == "failed" else _short(r["config"])
-        table.add_row(
-            r["id"], r["study"], f"[{colours[r['status']]}]{r['status']}[/]", secs, detail
-        )
+        status_text = Text(r["status"], style=colours[r["status"]])
+        table.add_row(Text(r["id"]), Text(r["study"]), status_text, secs, Text(str(detail)))
     console.print(table)
 
 
@@ -83,16 +83,19 @@ def show(
     console.print(f"[bold]run {run['id']}[/bold]  study {run['study']}  status {run['status']}")
     dur = f"{run['duration_s']:.3f} s" if run["duration_s"] is not None else "—"
     console.print(f"started {run['started'] or '—'}  finished {run['finished'] or '—'}  ({dur})")
-    console.print(f"host {run['host'] or '—'}  versions {_short(run['versions'] or {}, 200)}")
-    console.print("config:", json.dumps(run["config"], indent=2, sort_keys=True), highlight=False)
+    plain = {"highlight": False, "markup": False, "soft_wrap": True}
+    console.print(
+        f"host {run['host'] or '—'}  versions {_short(run['versions'] or {}, 200)}", **plain
+    )
+    console.print("config:", json.dumps(run["config"], indent=2, sort_keys=True), **plain)
     if run["error"]:
-        console.print(f"[red]error:[/red] {run['error']}", highlight=False)
+        console.print(Text("error: ", style="red") + Text(run["error"]), soft_wrap=True)
         if traceback and run["traceback"]:
-            console.print(run["traceback"], highlight=False)
+            console.print(run["traceback"], **plain)
     result = run["result"]
     if isinstance(result, dict):
         scalars = {k: v for k, v in result.items() if k != "metrics"}
-        console.print("result:", _short(scalars, 2000), highlight=False)
+        console.print("result:", _short(scalars, 2000), **plain)
     if rows:
         by_name: dict[str, list[dict]] = {}
         for r in rows:
@@ -107,7 +110,7 @@ def show(
             last = [r["value"] for r in rs if r["epoch"] == last_e and r["value"] is not None]
             members = {r["member"] for r in rs if r["member"] is not None}
             table.add_row(
-                name,
+                Text(name),
                 str(len(rs)),
                 str(len(members)),
                 f"{min(epochs):g}–{max(epochs):g}" if epochs else "—",

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,10 +47,9 @@ def sweep(
             command=command,
         )
     except SweepError as exc:
+        hint = f" (see `noisylab results list --status failed --store {store}`)"
         err_console.print(
-            f"[red]error:[/red] {' '.join(str(exc).split())} "
-            f"(see `noisylab results list --status failed --store {store}`)",
-            highlight=False,
+            Text("error: ", style="red") + Text(" ".join(str(exc).split()) + hint),
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
@@ -62,7 +62,7 @@ def sweep(
     for p in summary:
         claims = p["claims"]
         ok = sum(bool(v) for v in claims.values())
-        table.add_row(p["slug"], str(p["units"]), f"{ok}/{len(claims)}" if claims else "—")
+        table.add_row(Text(p["slug"]), str(p["units"]), f"{ok}/{len(claims)}" if claims else "—")
     console.print(table)
     console.print(f"outputs in {out}")
 

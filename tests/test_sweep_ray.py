@@ -1,0 +1,42 @@
+"""The Ray executor on a local cluster stores the same rows as the local executor."""
+
+import pytest
+
+from noisylab.sweep import execute, open_store
+
+pytestmark = pytest.mark.ray
+
+STUDY = "sweep_fixture"
+
+
+def _rows(store):
+    runs = sorted(
+        (r["id"], r["study"], r["config"], r["status"], r["result"], r["error"])
+        for r in store.list_runs()
+    )
+    return runs, sorted(store.metrics(), key=lambda m: (m["run"], str(m)))
+
+
+def test_ray_matches_local(tmp_path, monkeypatch):
+    try:
+        import ray
+    except ImportError:
+        pytest.skip("ray is not installed (pip install 'noisylab[ray]')")
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", f"{STUDY}=sweep_fixture_study")
+    monkeypatch.delenv("NOISYLAB_SWEEP_LOG", raising=False)
+    units = [{"key": k, "scale": 0.7, "sleep": 0.0, "fail": k == 3} for k in range(5)]
+    local = open_store(tmp_path / "local.sqlite")
+    remote = open_store(tmp_path / "ray.sqlite")
+    with pytest.raises(Exception, match="1 of 5 runs") as local_err:
+        execute(STUDY, units, store=local, progress=False)
+    with pytest.raises(Exception, match="1 of 5 runs") as ray_err:
+        execute(STUDY, units, store=remote, executor="ray", jobs=2, progress=False)
+    assert str(ray_err.value) == str(local_err.value)
+    assert not ray.is_initialized()  # the executor shut down the Ray it started
+    assert _rows(remote) == _rows(local)
+    assert remote.counts() == {"pending": 0, "running": 0, "done": 4, "failed": 1}
+
+    ok = units[:3]
+    assert execute(STUDY, ok, store=remote, executor="ray", progress=False) == execute(
+        STUDY, ok, store=local, progress=False
+    )
