@@ -372,3 +372,32 @@ def test_bad_num_classes_and_seed():
         transition_matrix("symmetric", 1, 0.1)
     with pytest.raises(TypeError, match="seed"):
         corrupt_labels([0, 1], 2, "symmetric", 0.1, seed="a")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- property-based
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 60), min_size=2, max_size=8),
+    rate_pct=st.integers(0, 99),
+    seed=st.integers(0, 2**31),
+    pair=st.booleans(),
+)
+def test_exact_counts_property(counts, rate_pct, seed, pair):
+    k = len(counts)
+    rate = rate_pct / 100
+    if not pair and rate >= (k - 1) / k:
+        rate = round(0.5 * (k - 1) / k, 2)  # rates are decimals, as users give them
+    y = _labels(counts, seed=1)
+    kind = "pair:next" if pair else "symmetric"
+    r = corrupt_labels(y, k, kind, rate, seed=seed)
+    for c, n in enumerate(counts):
+        assert r.is_noisy[y == c].sum() == _floor(rate, n)
+    if pair:
+        assert np.all(r.labels[r.is_noisy] == (y[r.is_noisy] + 1) % k)
+    assert np.array_equal(np.sort(r.labels[~r.is_noisy]), np.sort(y[~r.is_noisy]))

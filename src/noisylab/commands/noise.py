@@ -66,6 +66,9 @@ def apply(
     matrix: Path | None = typer.Option(
         None, help="Transition matrix T (.npy, K×K) for --kind matrix."
     ),
+    features: Path | None = typer.Option(
+        None, help="Inputs (.npy, one row per label) for --kind instance."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Noisy labels (.npy, .csv or .txt)."),
 ) -> None:
     """Corrupt labels; write the noisy labels and a bool mask NAME.mask.npy beside them."""
@@ -85,8 +88,15 @@ def apply(
         if not matrix.is_file():
             raise FileNotFoundError(f"matrix file {str(matrix)!r} does not exist")
         t = np.load(matrix, allow_pickle=False)
+    x = None
+    if features is not None:
+        if not features.is_file():
+            raise FileNotFoundError(f"features file {str(features)!r} does not exist")
+        x = np.load(features, allow_pickle=False)
     y = read_labels(labels)
-    result = corrupt_labels(y, num_classes, kind, rate, seed=seed, exact=exact, matrix=t)
+    result = corrupt_labels(
+        y, num_classes, kind, rate, seed=seed, exact=exact, matrix=t, features=x
+    )
     mask_path = write_labels(out, result.labels)
     np.save(mask_path, result.is_noisy)
 

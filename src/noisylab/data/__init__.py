@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -85,8 +86,6 @@ def load(
         A ``path=`` that does not exist.
     """
     loader = DATASETS.get(name)
-    import inspect
-
     params = inspect.signature(loader).parameters
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
