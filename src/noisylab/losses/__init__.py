@@ -21,6 +21,7 @@ from torch import nn
 
 from noisylab.losses import functional
 from noisylab.losses._base import LOSSES, Loss, pick, reduce
+from noisylab.losses.ensemble import PerMember
 from noisylab.losses.functional import normalize_logits
 from noisylab.losses.symmetric import (
     ClassInsensitive,
@@ -56,6 +57,7 @@ __all__ = [
     "LOSSES",
     "ClassInsensitive",
     "Loss",
+    "PerMember",
     "Symmetrized",
     "cross_entropy",
     "decompose",
