@@ -23,7 +23,9 @@ from noisylab.modular.analysis import (
     mask_neurons,
     neuron_scores,
     partition,
+    predict,
     pruning_curve,
+    score_predictions,
     swap_activation,
 )
 from noisylab.modular.fourier import (
@@ -66,9 +68,11 @@ __all__ = [
     "phase_residual",
     "phases",
     "power_spectrum",
+    "predict",
     "primitive_root",
     "pruning_curve",
     "reverse_relu",
+    "score_predictions",
     "strength",
     "swap_activation",
     "to_group_basis",

@@ -35,21 +35,38 @@ SCORES = ("ipr", "strength")
 
 
 @torch.no_grad()
-def accuracy(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 8192
+def predict(model: torch.nn.Module, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """Predicted classes of every member on pairs x (n, 2): (M, n) int64."""
+    if len(x) == 0:
+        raise ValueError("cannot predict on an empty set")
+    return torch.cat([model(x[s : s + chunk]).argmax(-1) for s in range(0, len(x), chunk)], -1)
+
+
+def score_predictions(
+    pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | np.ndarray | None = None
 ) -> np.ndarray:
-    """Per-member accuracy of ``model`` on pairs x (n, 2) with labels y (n,) or (M, n): (M,)."""
-    n = len(x)
-    if n == 0:
-        raise ValueError("cannot score an empty set")
-    correct = None
-    for s in range(0, n, chunk):
-        pred = model(x[s : s + chunk]).argmax(-1)  # (M, b)
-        yy = y[..., s : s + chunk]
-        hit = (pred == yy).sum(-1).double()  # (M,)
-        correct = hit if correct is None else correct + hit
-    assert correct is not None
-    return (correct / n).cpu().numpy()
+    """Accuracy of predictions (M, n) against y (n,) or (M, n), optionally masked: (M,)."""
+    hit = (pred == torch.as_tensor(y).to(pred.device)).double()  # (M, n)
+    if mask is None:
+        return hit.mean(-1).cpu().numpy()
+    sel = torch.as_tensor(np.asarray(mask), dtype=torch.bool).to(pred.device).expand_as(hit)
+    count = sel.sum(-1).double()  # (M,)
+    acc = (hit * sel).sum(-1) / count.clamp(min=1)
+    return torch.where(count > 0, acc, torch.full_like(acc, float("nan"))).cpu().numpy()
+
+
+def accuracy(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor | np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-member accuracy on pairs x (n, 2) with labels y (n,) or (M, n): (M,).
+
+    ``mask`` (n,) or (M, n) bool restricts each member's average to its selected rows (e.g.
+    its own noisy subset); a member with no selected row scores NaN.
+    """
+    return score_predictions(predict(model, x), y, mask)
 
 
 def _member_split(model: ModularMLP, op: str, keep_mu: bool) -> tuple[ModularMLP, ModularMLP]:
@@ -230,8 +247,9 @@ def pruning_curve(
     Parameters
     ----------
     model : ModularMLP
-    sets : mapping name → (x (n, 2), y (n,) or (M, n))
-        E.g. ``{"clean": ..., "noisy": (x_noisy, noisy_labels), "test": ...}``.
+    sets : mapping name → (x (n, 2), y (n,) or (M, n)[, mask (n,) or (M, n)])
+        E.g. ``{"noisy": (x_train, noisy_labels, noisy_mask), "test": (x_test, y_test)}``;
+        an optional mask restricts each member to its rows (see :func:`accuracy`).
     score : {'ipr', 'strength'}
     op : {'add', 'sub', 'mul'}
     steps : int
@@ -249,14 +267,23 @@ def pruning_curve(
     order = np.argsort(-scores if reverse else scores, axis=1, kind="stable")
     n = model.width
     removed = np.unique(np.linspace(0, n, steps).round().astype(int))
+    for name, item in sets.items():
+        if len(item) not in (2, 3):
+            raise ValueError(
+                f"sets[{name!r}] must be (x, y) or (x, y, mask), got {len(item)} items"
+            )
     curves: dict[str, list[np.ndarray]] = {name: [] for name in sets}
     rows = np.arange(model.members)[:, None]
     for r in removed:
         keep = np.ones_like(scores, dtype=bool)
         keep[rows, order[:, :r]] = False
         net = mask_neurons(model, keep)
-        for name, (x, y) in sets.items():
-            curves[name].append(accuracy(net, x, y))
+        preds: dict[int, torch.Tensor] = {}  # one forward per distinct x
+        for name, item in sets.items():
+            x = item[0]
+            if id(x) not in preds:
+                preds[id(x)] = predict(net, x)
+            curves[name].append(score_predictions(preds[id(x)], *item[1:]))
     out: dict[str, Any] = {"removed": removed}
     for name, accs in curves.items():
         out[name] = np.stack(accs, axis=1)  # (M, steps)
@@ -343,6 +370,8 @@ __all__ = [
     "mask_neurons",
     "neuron_scores",
     "partition",
+    "predict",
     "pruning_curve",
+    "score_predictions",
     "swap_activation",
 ]
