@@ -216,7 +216,8 @@ class SAM(torch.optim.Optimizer):
         self.track = bool(track) or isinstance(track, DirectionTracker)
         if isinstance(track, DirectionTracker):
             track.attach(self)
-        self._backup: dict[torch.Tensor, torch.Tensor] = {}
+        self._backup: dict[torch.Tensor, torch.Tensor] = {}  # w while the weights are w + ε
+        self._perturbed: list[torch.Tensor] = []
         super().__init__(params, defaults)
         for group in self.param_groups:
             self._check_group(group)
@@ -257,6 +258,26 @@ class SAM(torch.optim.Optimizer):
     def _weight_like(self, p: torch.Tensor, group: dict) -> bool:
         return p.dim() - (1 if group["ensemble"] else 0) >= 2
 
+    @staticmethod
+    def _norms(by_bucket: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """L2 norm over all tensors of a bucket: per member (M,) for "ensemble", else (1,)."""
+        out = {}
+        ens = by_bucket["ensemble"]
+        if ens:
+            m = ens[0].shape[0]
+            for v in ens:
+                if v.shape[0] != m:
+                    raise ValueError(
+                        f"ensemble parameters disagree on the member count: {tuple(v.shape)} "
+                        f"vs M = {m}"
+                    )
+            per = torch.stack([torch.linalg.vector_norm(v.reshape(m, -1), dim=1) for v in ens])
+            out["ensemble"] = torch.linalg.vector_norm(per, dim=0)  # (M,)
+        if by_bucket["global"]:
+            per = torch.stack(torch._foreach_norm(by_bucket["global"]))
+            out["global"] = torch.linalg.vector_norm(per).reshape(1)  # (1,)
+        return out
+
     @torch.no_grad()
     def first_step(self, zero_grad: bool = True) -> None:
         """Move every parameter to ``w + ε`` using the gradients currently in ``.grad``.
@@ -264,10 +285,10 @@ class SAM(torch.optim.Optimizer):
         The unperturbed weights are kept aside and restored exactly by :meth:`second_step`.
         With ``zero_grad`` the gradients are cleared afterwards, ready for the second backward.
         """
-        if self._backup:
+        if self._perturbed:
             raise RuntimeError("first_step() called twice without second_step()")
         entries: list[tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor | None, str]] = []
-        sq: dict[str, torch.Tensor] = {}  # bucket → squared norm, (M,) or (1,)
+        by_bucket: dict[str, list[torch.Tensor]] = {"ensemble": [], "global": []}
         for group in self.param_groups:
             ens = bool(group["ensemble"])
             bucket = "ensemble" if ens else "global"
@@ -279,40 +300,45 @@ class SAM(torch.optim.Optimizer):
                 if self.adaptive and self._weight_like(p, group):
                     t = p.abs().add_(self.eta)
                     v = v * t
-                s = v.reshape(p.shape[0], -1).square().sum(1) if ens else v.square().sum()[None]
-                if bucket in sq and sq[bucket].shape != s.shape:
-                    raise ValueError(
-                        f"ensemble parameters disagree on the member count: {tuple(p.shape)} "
-                        f"vs M = {sq[bucket].shape[0]}"
-                    )
-                sq[bucket] = sq[bucket] + s if bucket in sq else s
+                by_bucket[bucket].append(v)
                 entries.append((p, group, v, t, bucket))
-        norms = {k: s.sqrt() for k, s in sq.items()}  # (M,) or (1,)
-        perturbations: list[tuple[torch.Tensor, torch.Tensor, str]] = []
+        norms = self._norms(by_bucket)  # bucket → ‖T v‖, (M,) or (1,)
+        params, dirs, scales = [], [], []
+        inv = {k: 1.0 / (n + _EPS) for k, n in norms.items()}
+        views: dict[tuple[float, str, int], torch.Tensor] = {}
         for p, group, v, t, bucket in entries:
-            scale = group["rho"] / (norms[bucket] + _EPS)  # (M,) or (1,)
-            if bucket == "ensemble":
-                scale = scale.reshape(-1, *([1] * (p.dim() - 1)))
-            else:
-                scale = scale.reshape(())
-            e = v * scale
-            if t is not None:
-                e.mul_(t)
-            self._backup[p] = p.detach().clone()
-            p.add_(e)
+            key = (group["rho"], bucket, p.dim())
+            if key not in views:
+                vec = inv[bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
+                shape = (-1, *([1] * (p.dim() - 1))) if bucket == "ensemble" else ()
+                views[key] = vec.reshape(shape)
+            params.append(p)
+            dirs.append(v if t is None else v.mul_(t))  # ε = ρ T (T v) / ‖T v‖
+            scales.append(views[key])
+        bufs = []
+        for p in params:
+            buf = self._backup.get(p)
+            if buf is None or buf.shape != p.shape:
+                self._backup[p] = buf = torch.empty_like(p)
+            bufs.append(buf)
+        if params:
+            torch._foreach_copy_(bufs, params)
             if self.track:
-                perturbations.append((p, e, bucket))
-        if self.track:
-            self._record(perturbations)
+                eps = torch._foreach_mul(dirs, scales)
+                torch._foreach_add_(params, eps)
+                self._record([(p, e, b) for p, e, (*_, b) in zip(params, eps, entries)])
+            else:
+                torch._foreach_addcmul_(params, dirs, scales)  # w ← w + v·scale
+        self._perturbed = params
         if zero_grad:
-            self.zero_grad(set_to_none=True)
+            self.zero_grad(set_to_none=False)
 
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
         """Restore the unperturbed weights, then step the base optimiser with the current grads."""
-        for p, old in self._backup.items():
-            p.copy_(old)
-        self._backup.clear()
+        if self._perturbed:
+            torch._foreach_copy_(self._perturbed, [self._backup[p] for p in self._perturbed])
+        self._perturbed = []
         self.base.step()
         if zero_grad:
             self.zero_grad(set_to_none=True)
@@ -455,7 +481,7 @@ class SAM(torch.optim.Optimizer):
         self.param_groups = self.base.param_groups
         for group in self.param_groups:
             self._check_group(group)
-        self._backup.clear()
+        self._perturbed = []
 
 
 class ASAM(SAM):
