@@ -96,13 +96,14 @@ class Section:
 
 
 def _load_results(store: Any, run_ids: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for rid in run_ids:
-        res = store.result(rid)
-        if res is None:
-            raise ValueError(f"run {rid} is not finished in the store; rerun `noisylab reproduce`")
-        out.append(res)
-    return out
+    done = store.done_results(run_ids)
+    missing = [rid for rid in run_ids if rid not in done]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} run(s) are not finished in the store (first: {missing[0]}); "
+            "rerun `noisylab reproduce`"
+        )
+    return [done[rid] for rid in run_ids]
 
 
 def build(store_path: Path, out: Path) -> Path:
