@@ -218,6 +218,7 @@ class SAM(torch.optim.Optimizer):
             track.attach(self)
         self._backup: dict[torch.Tensor, torch.Tensor] = {}  # w while the weights are w + ε
         self._perturbed: list[torch.Tensor] = []
+        self._work: dict[tuple[torch.Tensor, str], torch.Tensor] = {}  # scratch buffers
         super().__init__(params, defaults)
         for group in self.param_groups:
             self._check_group(group)
@@ -257,6 +258,14 @@ class SAM(torch.optim.Optimizer):
     # ----------------------------------------------------------------- the step
     def _weight_like(self, p: torch.Tensor, group: dict) -> bool:
         return p.dim() - (1 if group["ensemble"] else 0) >= 2
+
+    def _scratch(self, p: torch.Tensor, name: str) -> torch.Tensor:
+        """A persistent work buffer shaped like ``p`` (not part of the optimiser state)."""
+        key = (p, name)
+        buf = self._work.get(key)
+        if buf is None or buf.shape != p.shape:
+            self._work[key] = buf = torch.empty_like(p)
+        return buf
 
     @staticmethod
     def _norms(by_bucket: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -298,8 +307,8 @@ class SAM(torch.optim.Optimizer):
                 v = self._direction(p, p.grad, group)
                 t = None
                 if self.adaptive and self._weight_like(p, group):
-                    t = p.abs().add_(self.eta)
-                    v = v * t
+                    t = torch.abs(p, out=self._scratch(p, "t")).add_(self.eta)
+                    v = torch.mul(v, t, out=self._scratch(p, "tv"))
                 by_bucket[bucket].append(v)
                 entries.append((p, group, v, t, bucket))
         norms = self._norms(by_bucket)  # bucket → ‖T v‖, (M,) or (1,)
@@ -614,7 +623,7 @@ class FriendlySAM(SAM):
             st["fsam_m"] = grad.detach().clone()
             return grad
         m = st["fsam_m"]
-        v = grad - group["sigma"] * m  # uses m_{t-1}
+        v = torch.sub(grad, m, alpha=group["sigma"], out=self._scratch(p, "v"))  # uses m_{t-1}
         m.mul_(1.0 - group["theta"]).add_(grad, alpha=group["theta"])
         return v
 
