@@ -401,3 +401,10 @@ def test_exact_counts_property(counts, rate_pct, seed, pair):
     if pair:
         assert np.all(r.labels[r.is_noisy] == (y[r.is_noisy] + 1) % k)
     assert np.array_equal(np.sort(r.labels[~r.is_noisy]), np.sort(y[~r.is_noisy]))
+
+
+def test_flip_preferences_seeded():
+    c = np.random.default_rng(0).integers(0, 2, 1000)
+    a, b = flip_preferences(c, 0.2, seed=5), flip_preferences(c, 0.2, seed=5)
+    assert np.array_equal(a.choices, b.choices) and np.array_equal(a.replaced, b.replaced)
+    assert not np.array_equal(a.choices, flip_preferences(c, 0.2, seed=6).choices)

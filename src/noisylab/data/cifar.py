@@ -88,12 +88,22 @@ def _images_labels(path: Path, label_key: str, num_classes: int) -> tuple[np.nda
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
+_ARCHIVE_DIRS = {
+    "cifar10": ("cifar-10-batches-py", "test_batch"),
+    "cifar100": ("cifar-100-python", "test"),
+}
+
+
 def _directory(path: str | os.PathLike[str] | None, name: str) -> Path:
+    """The batch directory: ``path`` itself or its ``cifar-10-batches-py``/``cifar-100-python``."""
     if path is None:
         raise ValueError(f"the {name} loader needs path=DIR with the python-version batches")
     d = Path(path)
     if not d.is_dir():
         raise FileNotFoundError(f"{name} directory {str(d)!r} does not exist")
+    sub, probe = _ARCHIVE_DIRS[name]
+    if not (d / probe).is_file() and (d / sub / probe).is_file():
+        return d / sub
     return d
 
 
