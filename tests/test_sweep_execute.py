@@ -130,3 +130,35 @@ def test_bad_arguments(fixture_study):
         execute(STUDY, [3], progress=False)
     with pytest.raises(ValueError, match="unknown study 'nope'"):
         execute("nope", [{}], progress=False)
+
+
+def test_progress_names_the_study_and_counts_only_on_a_terminal():
+    import io
+
+    from rich.console import Console
+
+    from noisylab.sweep.dispatch import _progress
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=100)
+    with _progress("my_study", 3, 1, True, console=term) as advance:
+        advance()
+        advance()
+    text = buf.getvalue()
+    assert "my_study" in text and "3/3" in text
+
+    quiet = io.StringIO()
+    with _progress("my_study", 3, 0, True, console=Console(file=quiet)) as advance:
+        advance()
+    with _progress("my_study", 3, 0, False, console=term) as advance:
+        advance()
+    assert quiet.getvalue() == "" and buf.getvalue() == text
+
+
+@pytest.mark.slow
+def test_pool_workers_use_one_torch_thread(monkeypatch):
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "torchy=sweep_fixture_torch")
+    res = execute("torchy", [{"n": n} for n in range(2, 8)], jobs=2, progress=False)
+    assert [r["sum"] for r in res] == [n * (n - 1) / 2 for n in range(2, 8)]
+    assert {r["threads"] for r in res} == {1}
+    assert len({r["pid"] for r in res}) == 2  # both workers took units

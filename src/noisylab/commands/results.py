@@ -33,6 +33,11 @@ def _open(path: Path) -> Any:
     return open_store(path)
 
 
+def _plain(*objects: Any) -> None:
+    """Print text as is: no markup (JSON has brackets), no highlighting, no wrapping."""
+    console.print(*objects, highlight=False, markup=False, soft_wrap=True)
+
+
 def _short(obj: Any, width: int = 60) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -83,19 +88,16 @@ def show(
     console.print(f"[bold]run {run['id']}[/bold]  study {run['study']}  status {run['status']}")
     dur = f"{run['duration_s']:.3f} s" if run["duration_s"] is not None else "—"
     console.print(f"started {run['started'] or '—'}  finished {run['finished'] or '—'}  ({dur})")
-    plain = {"highlight": False, "markup": False, "soft_wrap": True}
-    console.print(
-        f"host {run['host'] or '—'}  versions {_short(run['versions'] or {}, 200)}", **plain
-    )
-    console.print("config:", json.dumps(run["config"], indent=2, sort_keys=True), **plain)
+    _plain(f"host {run['host'] or '—'}  versions {_short(run['versions'] or {}, 200)}")
+    _plain("config:", json.dumps(run["config"], indent=2, sort_keys=True))
     if run["error"]:
         console.print(Text("error: ", style="red") + Text(run["error"]), soft_wrap=True)
         if traceback and run["traceback"]:
-            console.print(run["traceback"], **plain)
+            _plain(run["traceback"])
     result = run["result"]
     if isinstance(result, dict):
         scalars = {k: v for k, v in result.items() if k != "metrics"}
-        console.print("result:", _short(scalars, 2000), **plain)
+        _plain("result:", _short(scalars, 2000))
     if rows:
         by_name: dict[str, list[dict]] = {}
         for r in rows:

@@ -167,10 +167,12 @@ def _record(
 class _progress:
     """A rich progress bar naming the study and counting done/total (silent off a TTY)."""
 
-    def __init__(self, study: str, total: int, done: int, enabled: bool) -> None:
+    def __init__(
+        self, study: str, total: int, done: int, enabled: bool, console: Any = None
+    ) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True)
+        self.console = console if console is not None else Console(stderr=True)
         self.enabled = bool(enabled) and self.console.is_terminal
         self.study, self.total, self.done = study, total, done
         self._bar: Any = None

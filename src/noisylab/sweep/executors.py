@@ -76,7 +76,7 @@ def run_pool(tasks: Iterable[Task], on_start: OnStart, jobs: int) -> Iterator[tu
     ) as pool:
         try:
             while True:
-                batch = []
+                batch: list[Task] = []
                 while len(running) + len(batch) < 2 * jobs:
                     task = next(pending, None)
                     if task is None:
@@ -130,7 +130,7 @@ def run_ray(
     running: dict[Any, str] = {}
     try:
         while True:
-            batch = []
+            batch: list[Task] = []
             while len(running) + len(batch) < limit:
                 task = next(pending, None)
                 if task is None:

@@ -112,7 +112,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     seeds = [cfg.seed + i for i in range(cfg.members)]
     labels = noisy_mask = None
     realized = [0.0] * cfg.members
-    if ds.task == "classification":
+    if ds.task == "classification" and ds.num_classes is not None:
         features = ds.x_train.numpy() if kind == "instance" else None
         mn = noise_mod.corrupt_members(
             ds.y_train.numpy(), ds.num_classes, kind, rate, seeds, features=features
