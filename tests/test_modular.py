@@ -343,3 +343,32 @@ def test_mask_neurons_shape_check():
         mask_neurons(m, np.ones((1, 4), dtype=bool))
     with pytest.raises(ValueError, match="k must be"):
         partition(m, k=9)
+
+
+def test_masked_accuracy_equals_subset_accuracy():
+    net = cosine_network(13)
+    x, y = all_pairs(13)
+    wrong = (y + 1) % 13
+    labels = torch.stack([y, wrong])  # (2, n): member rows scored against different labels
+    mask = torch.zeros(2, len(y), dtype=torch.bool)
+    mask[0, :50] = True
+    mask[1, 20:] = True
+    two = ModularMLP([0, 1], p=13, width=net.width, activation="square", bias=False)
+    two = two.with_weights(
+        net.U.expand(2, -1, -1), net.V.expand(2, -1, -1), net.W.expand(2, -1, -1)
+    )
+    acc = accuracy(two, x, labels, mask)
+    assert acc.tolist() == [1.0, 0.0]
+    assert np.isnan(accuracy(two, x, y, torch.zeros(2, len(y), dtype=torch.bool))).all()
+
+
+def test_select_and_with_weights():
+    m = ModularMLP([3, 4, 5], p=7, width=6, activation="gelu")
+    sub = m.select([2, 0])
+    assert sub.seeds == [5, 3] and sub.members == 2
+    x = torch.randint(0, 7, (9, 2))
+    assert torch.allclose(sub(x), m(x)[[2, 0]])
+    with pytest.raises(ValueError, match="U must have shape"):
+        m.with_weights(U=torch.zeros(1, 7, 6))
+    with pytest.raises(ValueError, match="member index"):
+        m.select([3])

@@ -233,7 +233,7 @@ def partition(
 
 def pruning_curve(
     model: ModularMLP,
-    sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    sets: Mapping[str, tuple[Any, ...]],
     score: str = "ipr",
     op: str = "add",
     steps: int = 11,

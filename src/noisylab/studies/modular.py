@@ -270,7 +270,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         "noisy": (d.x_train, labels, masks),
         "test": (d.x_test, d.y_test),
     }
-    pruning = {}
+    pruning: dict[str, dict[str, Any]] = {}
     for score in ("ipr", "strength"):
         pruning[score] = {}
         for order, rev in (("ascending", False), ("descending", True)):
@@ -291,7 +291,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         fh = np.bincount(freq, weights=st, minlength=spec.shape[-1])
         noisy_curve = hist.metrics.get("noisy/acc_noisy")
         clean_curve = hist.metrics["clean/acc"][i]
-        e_noisy = {t: None for t in (0.5, thr)}
+        e_noisy: dict[float, float | None] = {t: None for t in (0.5, thr)}
         if noisy_curve is not None and rate > 0:
             e_noisy = {t: crossing_epoch(epochs, noisy_curve[i], t) for t in (0.5, thr)}
         e_clean = {t: crossing_epoch(epochs, clean_curve, t) for t in (0.5, thr)}
