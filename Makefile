@@ -9,7 +9,7 @@ PRESET ?= quick
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-all install dev lint format bench clean
+.PHONY: demo test test-all install dev lint format bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/ensemble.py --quick --json
 	$(BIN)/python benchmarks/sam.py --quick --json
 	$(BIN)/python benchmarks/similarity.py --quick --json
+
+docs: $(VENV)/.dev
+	$(BIN)/python docs/gen_api.py --out docs/api
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
