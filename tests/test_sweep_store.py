@@ -130,3 +130,31 @@ def test_export_csv_and_parquet_read_back(tmp_path):
         store.export(tmp_path / "x.csv", table="nope")
     with pytest.raises(ValueError, match="unknown export format 'xls'"):
         store.export(tmp_path / "x.csv", format="xls")
+
+
+def test_sigkill_inside_a_write_leaves_nothing_half_written(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = """
+import os, signal, sys
+from noisylab.sweep.store import open_store
+store = open_store(sys.argv[1])
+store.put_done("kept", "demo", {"i": 0}, {"metrics": [[0, 0, "a", 1.0]]})
+with store.transaction() as c:
+    c.execute("INSERT INTO runs (id, study, config, status, result, created) "
+              "VALUES ('half', 'demo', '{}', 'done', '{}', 'now')")
+    c.executemany("INSERT INTO metrics (run, name, value) VALUES ('half', 'a', ?)",
+                  [(float(i),) for i in range(1000)])
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    db = tmp_path / "s.sqlite"
+    proc = subprocess.run([sys.executable, "-c", script, str(db)], timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    store = open_store(db)
+    assert [r["id"] for r in store.list_runs()] == ["kept"]
+    assert store.metrics() == [
+        {"run": "kept", "member": 0, "epoch": 0.0, "name": "a", "value": 1.0}
+    ]
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
