@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ err_console = Console(stderr=True)
 def sweep(
     config: Path = typer.Argument(..., help="Sweep YAML: study, preset, set, grid, zip."),
     executor: str = typer.Option("local", help="Executor: local or ray."),
-    jobs: int = typer.Option(1, help="Parallel workers (processes or Ray CPUs)."),
+    jobs: int = typer.Option(1, help="Parallel workers (processes or Ray CPUs); 0 = one per core."),
     address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
     store: Path = typer.Option(Path("results/noisylab.sqlite"), help="Results store (SQLite)."),
     out: Path = typer.Option(None, help="Output directory (default: runs/sweep-<file stem>)."),
@@ -31,6 +32,9 @@ def sweep(
     from noisylab.sweep import SweepError, open_store
     from noisylab.sweep.spec import load_spec, run_sweep
 
+    if jobs < 0:
+        raise ValueError(f"--jobs must be >= 0 (0 = one per CPU core), got {jobs}")
+    jobs = jobs or (os.cpu_count() or 1)
     spec = load_spec(config)
     out = out or Path("runs") / f"sweep-{config.stem}"
     db = open_store(store)
