@@ -5,6 +5,8 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from noisylab.sweep import ResultsStore, open_store
 from noisylab.sweep.store import metric_rows
@@ -158,3 +160,27 @@ with store.transaction() as c:
         {"run": "kept", "member": 0, "epoch": 0.0, "name": "a", "value": 1.0}
     ]
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(result=st.dictionaries(st.text(max_size=4), json_values, max_size=4))
+def test_any_finite_json_result_round_trips_exactly(result):
+    store = ResultsStore(":memory:")
+    result.pop("metrics", None)
+    store.put_done("r", "demo", {}, result)
+    back = store.get("r")["result"]
+    assert back == result
+    assert json.dumps(back, sort_keys=True) == json.dumps(result, sort_keys=True)  # -0.0 too
