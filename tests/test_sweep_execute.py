@@ -121,9 +121,13 @@ def test_malformed_metrics_fail_the_unit(monkeypatch, tmp_path):
     assert store.metrics() == []
 
 
-def test_bad_arguments(fixture_study):
+def test_bad_arguments(fixture_study, tmp_path):
+    store = open_store(tmp_path / "s.sqlite")
     with pytest.raises(ValueError, match="unknown executor 'dask'"):
-        execute(STUDY, _units(1), executor="dask", progress=False)
+        execute(STUDY, _units(1), store=store, executor="dask", progress=False)
+    with pytest.raises(ValueError, match="address 'x:1' is only used by the ray executor"):
+        execute(STUDY, _units(1), store=store, address="x:1", progress=False)
+    assert store.list_runs() == []  # nothing marked pending
     with pytest.raises(ValueError, match="jobs must be a positive integer, got 0"):
         execute(STUDY, _units(1), jobs=0, progress=False)
     with pytest.raises(ValueError, match="unit 0 of study 'sweep_fixture' must be a dict"):

@@ -122,14 +122,15 @@ def execute(
     failures: dict[str, str] = {}
 
     if todo:
-        if store is not None:
-            store.mark(todo, "pending")
 
         def on_start(batch: list[executors.Task]) -> None:
             if store is not None:
                 store.mark(batch, "running")
 
+        # validates executor/jobs/address now; units start only when the stream is read
         stream = executors.run(todo, on_start, executor=executor, jobs=jobs, address=address)
+        if store is not None:
+            store.mark(todo, "pending")
         with _progress(study, len(unique), len(results), progress) as advance:
             for rid, env in stream:
                 _record(store, study, rid, unique[rid], env, results, failures)
