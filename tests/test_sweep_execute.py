@@ -166,3 +166,19 @@ def test_pool_workers_use_one_torch_thread(monkeypatch):
     assert [r["sum"] for r in res] == [n * (n - 1) / 2 for n in range(2, 8)]
     assert {r["threads"] for r in res} == {1}
     assert len({r["pid"] for r in res}) == 2  # both workers took units
+
+
+def test_a_dying_pool_worker_fails_units_not_the_sweep(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "crashy=sweep_fixture_crash")
+    store = open_store(tmp_path / "s.sqlite")
+    units = [{"i": i, "crash": i == 0} for i in range(8)]  # more than one window of 2 * jobs
+    with pytest.raises(SweepError, match="BrokenProcessPool"):
+        execute("crashy", units, store=store, jobs=2, progress=False)
+    counts = store.counts()
+    assert counts["pending"] == counts["running"] == 0
+    assert counts["failed"] >= 1 and counts["done"] + counts["failed"] == 8
+    assert store.get(run_id("crashy", units[0]))["status"] == "failed"
+    units[0]["crash"] = False
+    assert execute("crashy", units, store=store, jobs=2, progress=False) == [
+        {"i": i} for i in range(8)
+    ]

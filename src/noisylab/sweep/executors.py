@@ -16,6 +16,7 @@ import sys
 import sysconfig
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from . import worker
@@ -85,7 +86,10 @@ def run_pool(tasks: Iterable[Task], on_start: OnStart, jobs: int) -> Iterator[tu
                 if batch:
                     on_start(batch)
                     for key, study, unit in batch:
-                        running[pool.submit(worker.run_unit, study, unit)] = key
+                        try:
+                            running[pool.submit(worker.run_unit, study, unit)] = key
+                        except BrokenProcessPool as exc:  # an earlier worker died
+                            yield key, _failure(exc)
                 if not running:
                     return
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
