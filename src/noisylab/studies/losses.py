@@ -52,8 +52,8 @@ class Config(StudyConfig):
     """Settings of the ``losses`` study (see ``PRESETS`` for tiny / quick / paper)."""
 
     datasets: list[str] = Field(default_factory=lambda: ["mnist"])
-    n_train: int | None = 4000
-    n_test: int | None = 2000
+    n_train: int | None = 3500
+    n_test: int | None = 1000
     val_frac: float = 0.1
     noise: list[str] = Field(
         default_factory=lambda: [
@@ -71,12 +71,12 @@ class Config(StudyConfig):
     raw_unhinged: bool = True
     cleanlab: bool = True
     cv_folds: int = 3
-    cv_epochs: int = 6
+    cv_epochs: int = 4
     lrs: list[float] = Field(default_factory=lambda: [1e-3, 3e-3])
     seeds: int = 3
-    epochs: int = 15
-    batch_size: int = 128
-    eval_every: int = 1
+    epochs: int = 12
+    batch_size: int = 64
+    eval_every: int = 2
     optimizer: str = "adam"
     models: dict[str, str] = Field(default_factory=lambda: {"mnist1d": "cnn1d"})
     width: int = 128
@@ -100,7 +100,9 @@ class Config(StudyConfig):
             "eval_every": 2,
             "width": 64,
         },
-        "quick": {},
+        "quick": {
+            "noise": ["none", "symmetric:0.6", "symmetric:0.8", "pair:mnist:0.4"],
+        },
         "paper": {
             "datasets": ["mnist", "mnist1d"],
             "n_train": None,
