@@ -184,3 +184,16 @@ def test_any_finite_json_result_round_trips_exactly(result):
     back = store.get("r")["result"]
     assert back == result
     assert json.dumps(back, sort_keys=True) == json.dumps(result, sort_keys=True)  # -0.0 too
+
+
+def test_bad_store_paths_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="is a directory; expected a file"):
+        open_store(tmp_path)
+    (tmp_path / "junk.sqlite").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ValueError, match="is not a noisylab SQLite store"):
+        open_store(tmp_path / "junk.sqlite")
+    other = sqlite3.connect(tmp_path / "other.sqlite")
+    other.execute("CREATE TABLE runs (id TEXT)")
+    other.commit()
+    with pytest.raises(ValueError, match="its runs table lacks config, created"):
+        open_store(tmp_path / "other.sqlite")

@@ -182,20 +182,41 @@ class ResultsStore:
     """
 
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
-        self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
-        if str(path) != ":memory:":
+        memory = str(path) == ":memory:"
+        self.path = Path(path)
+        if not memory:
+            if self.path.is_dir():
+                raise ValueError(
+                    f"results store {str(path)!r} is a directory; expected a file such as "
+                    f"{str(self.path / DEFAULT_PATH.name)!r}"
+                )
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(
             str(path), timeout=60.0, isolation_level=None, check_same_thread=False
         )
         self._conn.row_factory = sqlite3.Row
+        try:
+            self._setup(memory)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ValueError(
+                f"results store {str(path)!r} is not a noisylab SQLite store ({exc})"
+            ) from None
+
+    def _setup(self, memory: bool) -> None:
+        """Pragmas (WAL, busy timeout, foreign keys) and the schema."""
         self._conn.execute("PRAGMA busy_timeout = 60000")
-        if str(path) != ":memory:":
+        if not memory:
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise ValueError(f"could not put results store {path} in WAL mode (got {mode!r})")
+                raise ValueError(f"could not put results store {self.path} in WAL mode ({mode!r})")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
+        cols = {r["name"] for r in self._conn.execute("PRAGMA table_info(runs)")}
+        if cols and not set(_RUN_COLUMNS) <= cols:
+            raise sqlite3.DatabaseError(
+                f"its runs table lacks {', '.join(sorted(set(_RUN_COLUMNS) - cols))}"
+            )
         for stmt in _SCHEMA.split(";"):
             if stmt.strip():
                 self._conn.execute(stmt)
