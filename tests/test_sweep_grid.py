@@ -64,3 +64,28 @@ def test_sweep_spec_validation(tmp_path):
     assert (spec.study, spec.preset, spec.grid, spec.zip) == (
         "losses", "quick", {"seed": [0, 1]}, [{"a": [1]}],
     )  # fmt: skip
+
+
+def test_plan_validates_each_point_through_the_study_config(monkeypatch):
+    from noisylab.sweep import run_id
+    from noisylab.sweep.spec import plan
+
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "sweep_fixture=sweep_fixture_study")
+    spec = SweepSpec.from_dict(
+        {
+            "study": "sweep_fixture",
+            "preset": "tiny",
+            "set": ["scale=2.5", "sleep=0"],
+            "zip": [{"n": [1, 2], "fail": [[], [1]]}],
+        }
+    )
+    points = plan(spec)
+    assert [p.slug for p in points] == ["n-1_fail-empty", "n-2_fail-1"]
+    assert [p.config.n for p in points] == [1, 2]
+    assert points[1].config.fail == (1,) and points[1].config.scale == 2.5
+    assert points[1].units[1] == {"key": 1, "scale": 2.5, "sleep": 0.0, "fail": True}
+    assert points[0].run_ids == [run_id("sweep_fixture", points[0].units[0])]
+    with pytest.raises(ValueError, match="unknown set key 'scal' for Config"):
+        plan(SweepSpec("sweep_fixture", "tiny", {"scal": 1.0}))
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        plan(SweepSpec("sweep_fixture", "huge"))

@@ -112,6 +112,15 @@ def expand_grid(
     return [{**base, **p} for p in grid_points(grid, zip)]
 
 
+def _text(value: Any) -> str:
+    """A short text for a grid value: lists as ``a+b``, the empty list as ``empty``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return "+".join(_text(v) for v in value) if value else "empty"
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def slug(point: Mapping[str, Any], max_len: int = 80) -> str:
     """A directory-safe name for a grid point, e.g. ``loss-ce_seed-1``.
 
@@ -121,15 +130,14 @@ def slug(point: Mapping[str, Any], max_len: int = 80) -> str:
     --------
     >>> slug({"loss": "gce", "noise_rate": 0.4})
     'loss-gce_noise_rate-0.4'
+    >>> slug({"fail": [1, 2], "keep": []})
+    'fail-1+2_keep-empty'
     >>> slug({})
     'base'
     """
     if not point:
         return "base"
-    parts = []
-    for k, v in point.items():
-        text = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
-        parts.append(f"{k}-{text}")
+    parts = [f"{k}-{_text(v)}" for k, v in point.items()]
     name = re.sub(r"[^A-Za-z0-9._=+-]+", "-", "_".join(parts)).strip("-") or "point"
     if len(name) > max_len:
         digest = hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode())
