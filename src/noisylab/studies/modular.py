@@ -351,9 +351,11 @@ def _rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seed": m["seed"],
                 "realized_rate": m["realized_rate"],
             }
-            for net, acc in m["acc"].items():
-                for k, v in acc.items():
-                    row[f"{net}_{k}"] = v
+            order = ("raw", "G", "R", "G_mu", "part_strength", "part_ipr", "mem_strength")
+            nets = [n for n in order if n in m["acc"]] + sorted(set(m["acc"]) - set(order))
+            for net in nets:
+                for k in SUBSETS:
+                    row[f"{net}_{k}"] = m["acc"][net][k]
             for k in ("memorised_epoch", "fit_epoch", "memorised_epoch_50", "fit_epoch_50"):
                 row[k] = m[k]
             row["max_lead"] = m["max_lead"]
@@ -608,17 +610,17 @@ def _figures(
     # learning curves per subset
     fig, axes = plt.subplots(1, len(rates), figsize=(4 * len(rates), 3.2), squeeze=False)
     labels = {
-        "clean/acc": "clean-train",
-        "noisy/acc_noisy": "noisy-train vs noisy label",
-        "noisy/acc_true": "noisy-train vs true label",
-        "test/acc": "test",
+        "clean/acc": ("clean-train", "tab:blue"),
+        "noisy/acc_noisy": ("noisy-train vs noisy label", "tab:orange"),
+        "noisy/acc_true": ("noisy-train vs true label", "tab:green"),
+        "test/acc": ("test", "tab:red"),
     }
     for ax, a in zip(axes[0], rates):
         i = first[a]["member"]
-        for name, lab in labels.items():
+        for name, (lab, colour) in labels.items():
             pts = curves.get((i, name))
             if pts and not all(np.isnan(v) for _, v in pts):
-                ax.plot(*zip(*pts), label=lab)
+                ax.plot(*zip(*pts), label=lab, color=colour)
         ax.set_title(f"noise {a:.0%}, width {widest['width']}")
         ax.set_xlabel("epoch")
         ax.set_ylim(-0.02, 1.02)
