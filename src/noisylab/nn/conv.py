@@ -77,7 +77,7 @@ class CNN1d(EnsembleModule):
         self.channels = check_positive_int("channels", channels)
         self.act = get_activation(activation)
         self.activation_name = activation
-        shapes = [(self.in_channels, self.length)]
+        shapes: list[tuple[int, ...]] = [(self.in_channels, self.length)]
         if self.in_channels == 1:
             shapes.append((self.length,))
         self.input_shapes = shapes
@@ -168,7 +168,8 @@ class CNN2d(EnsembleModule):
         self.act = get_activation(activation)
         self.activation_name = activation
         c, (h, w) = self.in_channels, self.image_size
-        self.input_shapes = [(c, h, w), (c * h * w,)] + ([(h, w)] if c == 1 else [])
+        shapes: list[tuple[int, ...]] = [(c, h, w), (c * h * w,)]
+        self.input_shapes = shapes + ([(h, w)] if c == 1 else [])
         init = MemberInit(self.seeds)
         self.conv_w = nn.ParameterList()
         self.conv_b = nn.ParameterList()

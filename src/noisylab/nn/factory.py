@@ -62,7 +62,7 @@ class FuncEnsemble(EnsembleModule):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"model input must be a torch.Tensor, got {type(x).__name__}")
         params, buffers = self._state()
-        base = self._base
+        base: nn.Module = self.__dict__["_base"]
         shared = self._is_shared(x)
         if shared and x.dim() >= 2 and x.shape[0] == self.members and x.stride(0) == 0:
             x = x[0]

@@ -39,7 +39,7 @@ def resolve_strategy(strategy: str, width: int) -> str:
 
 
 def _input_shapes(in_features: int, input_shape: Sequence[int] | None) -> list[tuple[int, ...]]:
-    shapes = [(in_features,)]
+    shapes: list[tuple[int, ...]] = [(in_features,)]
     if input_shape is not None:
         shape = tuple(int(s) for s in input_shape)
         n = 1
@@ -99,6 +99,7 @@ class MLP(EnsembleModule):
         self.depth = check_positive_int("depth", depth, minimum=0)
         self.activation_name = activation
         self.act = get_activation(activation)
+        self._inplace = activation == "relu"
         self.has_bias = bool(bias)
         self.strategy = resolve_strategy(strategy, self.width)
         self.input_shapes = _input_shapes(self.in_features, input_shape)
@@ -138,7 +139,8 @@ class MLP(EnsembleModule):
             if i == n_layers - 1:
                 h = z
                 break
-            h = self.act(z)  # (M, B, width)
+            # in place when nothing keeps z: baddbmm's backward does not need its output
+            h = torch.relu_(z) if record is None and self._inplace else self.act(z)  # (M, B, w)
             if record is not None:
                 record[f"pre{i + 1}"] = z
                 record[f"hidden{i + 1}"] = h
@@ -163,7 +165,7 @@ class MLP(EnsembleModule):
                 if i == n_layers - 1:
                     h = z
                     break
-                h = self.act(z)  # (B, width)
+                h = torch.relu_(z) if record is None and self._inplace else self.act(z)
                 if record is not None:
                     recs.setdefault(f"pre{i + 1}", []).append(z)
                     recs.setdefault(f"hidden{i + 1}", []).append(h)

@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,9 @@ def _check_class_labels(y: torch.Tensor, k: int, name: str) -> torch.Tensor:
     return y.long()
 
 
-def _loss_module(loss: str | nn.Module | None, params: Mapping[str, Any] | None, task: str):
+def _loss_module(
+    loss: str | nn.Module | None, params: Mapping[str, Any] | None, task: str
+) -> nn.Module:
     if loss is None:
         loss = "ce" if task == "classification" else "mse"
     if isinstance(loss, str):
@@ -104,7 +107,7 @@ def _loss_module(loss: str | nn.Module | None, params: Mapping[str, Any] | None,
             raise ValueError("loss_params only apply to a loss given by name")
         mod = copy.copy(loss)
         if hasattr(mod, "reduction"):
-            mod.reduction = "none"
+            mod.reduction = "none"  # type: ignore[assignment]
         return mod
     raise TypeError(f"loss must be a registry name or an nn.Module, got {type(loss).__name__}")
 
@@ -119,11 +122,31 @@ def _mask_view(mask: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (p.dim() - 1)))
 
 
+@dataclass
 class _Run:
     """State of one ``fit`` call (kept in one object so checkpoints see all of it)."""
 
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
+    model: nn.Module
+    m: int
+    n: int
+    bs: int
+    dev: torch.device
+    x_train: torch.Tensor  # (n, *f)
+    y: torch.Tensor  # (M, n) labels or (M, n[, out]) targets
+    y_true: torch.Tensor  # (n,) or (n, out)
+    noisy: torch.Tensor | None  # (M, n) bool
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    extra: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    loss_fn: nn.Module
+    classification: bool
+    clip: float | None
+    opt: torch.optim.Optimizer
+    params: list[nn.Parameter]
+    alive: torch.Tensor  # (M,) bool
+    frozen: dict[int, list[torch.Tensor]]
+    hist: History
+    epoch_loss: torch.Tensor  # (M,) float64
 
 
 def fit(
@@ -275,7 +298,7 @@ def fit(
         noisy = y != y_true.unsqueeze(0)  # (M, n)
     else:
         noisy = None
-    extra = {}
+    extra: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for set_name, pair in (eval_sets or {}).items():
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise ValueError(f"eval_sets[{set_name!r}] must be an (x, y) pair")
@@ -403,7 +426,7 @@ def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
             first.append(pm.detach())
         return total.detach()
 
-    run.opt.step(closure)
+    run.opt.step(closure)  # type: ignore[arg-type]
     if run.frozen:
         with torch.no_grad():
             for mem, snap in run.frozen.items():
@@ -413,7 +436,7 @@ def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
         run.epoch_loss += torch.nan_to_num(first[0].double()) * idx.shape[1]
 
 
-def _clip(params: list[torch.Tensor], m: int, max_norm: float) -> None:
+def _clip(params: Sequence[torch.Tensor], m: int, max_norm: float) -> None:
     """Scale each member's gradient to L2 norm ≤ ``max_norm`` (norm over its own slices)."""
     sq = None
     for p in params:
@@ -476,7 +499,7 @@ def _scores(run: _Run, x: torch.Tensor, y: torch.Tensor, y_alt: torch.Tensor | N
         if run.classification:
             pred = out.argmax(-1)  # (M, c)
             a[:, rows] = pred == yc
-            if b is not None:
+            if b is not None and y_alt is not None:
                 b[:, rows] = pred == y_alt[rows]
         else:
             t = yc.unsqueeze(-1) if yc.dim() == 2 else yc  # (M, c, out)
@@ -493,6 +516,7 @@ def _evaluate(run: _Run, epoch: int) -> dict[str, np.ndarray]:
     y_test = run.y_test.unsqueeze(0).expand(run.m, *run.y_test.shape)
     t_loss, t_hit, _, t_se = _scores(run, run.x_test, y_test)
     if run.classification:
+        assert run.noisy is not None
         clean = ~run.noisy
         vals["train/acc"] = _masked_mean(hit, None)
         vals["clean/loss"] = _masked_mean(loss, clean)

@@ -1,0 +1,257 @@
+"""Ensemble training throughput: our stacked engine vs a per-model loop vs ``torch.func.vmap``.
+
+Trains M = 32 MLPs (40 → width → width → 10, MNIST-1D-shaped, batch 128 per member, Adam)
+for a fixed number of steps at widths 32 … 512, three ways in one run:
+
+* engine     – ``noisylab.nn.build("mlp", 32)`` (``strategy="auto"``), per-member minibatch
+               gather and ``noisylab.optim`` Adam, as ``noisylab.train.fit`` does;
+* sequential – 32 separate ``nn.Sequential`` models with 32 separate Adam optimisers;
+* vmap       – ``stack_module_state`` + ``vmap(functional_call)`` with one Adam.
+
+The explicit ``stacked`` and ``loop`` strategies are timed too (they justify the ``auto``
+threshold). Methods are interleaved and the minimum over repetitions is kept, which damps
+the noise of other processes on a shared machine; ratios measured in one run are the
+figures to read, absolute times vary with load. Also compares ``F.cross_entropy`` with
+``logsumexp − gather`` (forward + backward).
+
+Usage: ``python benchmarks/ensemble.py [--json] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from noisylab import optim as noisy_optim
+from noisylab.nn import build, resolve_strategy
+
+IN, OUT, DEPTH, BATCH, MEMBERS = 40, 10, 2, 128, 32
+
+
+def ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy as logsumexp − gather (the engine's formulation)."""
+    return torch.logsumexp(logits, -1) - logits.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+
+def peak_gflops(n: int = 1024, reps: int = 8) -> float:
+    """Best fp32 GEMM rate of an n×n×n matmul (2n³ flops), GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def make_data(steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    n = BATCH * 8
+    x = torch.randn(n, IN, generator=g)
+    y = torch.randint(0, OUT, (n,), generator=g)
+    idx = torch.stack([torch.randperm(n, generator=g)[:BATCH] for _ in range(steps * MEMBERS)])
+    return x, y, idx.view(steps, MEMBERS, BATCH)  # (S, M, B)
+
+
+def engine_runner(width: int, strategy: str, x, y, idx) -> Callable[[], None]:
+    model = build(
+        "mlp",
+        MEMBERS,
+        seed=0,
+        in_features=IN,
+        out_features=OUT,
+        width=width,
+        depth=DEPTH,
+        strategy=strategy,
+    )
+    opt = noisy_optim.build("adam", [{"params": list(model.parameters()), "ensemble": True}], 1e-3)
+
+    def run() -> None:
+        for ib in idx:  # (M, B)
+            xb, yb = x[ib], y[ib]  # (M, B, IN), (M, B)
+
+            def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
+                opt.zero_grad()
+                loss = ce(model(xb), yb).mean(1).sum()  # per-member mean, summed
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+
+    return run
+
+
+def _sequential(width: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    d = IN
+    for _ in range(DEPTH):
+        layers += [nn.Linear(d, width), nn.ReLU()]
+        d = width
+    return nn.Sequential(*layers, nn.Linear(d, OUT))
+
+
+def sequential_runner(width: int, x, y, idx) -> Callable[[], None]:
+    torch.manual_seed(0)
+    models = [_sequential(width) for _ in range(MEMBERS)]
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in models]
+
+    def run() -> None:
+        for ib in idx:
+            for m, (model, opt) in enumerate(zip(models, opts)):
+                opt.zero_grad()
+                ce(model(x[ib[m]]), y[ib[m]]).mean().backward()
+                opt.step()
+
+    return run
+
+
+def vmap_runner(width: int, x, y, idx) -> Callable[[], None]:
+    torch.manual_seed(0)
+    models = [_sequential(width) for _ in range(MEMBERS)]
+    params, buffers = stack_module_state(models)
+    params = {k: nn.Parameter(v.detach().clone()) for k, v in params.items()}
+    base = _sequential(width).to("meta")
+    opt = torch.optim.Adam(list(params.values()), lr=1e-3)
+
+    def one(p, b, xb):
+        return functional_call(base, (p, b), (xb,))
+
+    fwd = vmap(one, in_dims=(0, 0, 0))
+
+    def run() -> None:
+        for ib in idx:
+            opt.zero_grad()
+            ce(fwd(params, buffers, x[ib]), y[ib]).mean(1).sum().backward()
+            opt.step()
+
+    return run
+
+
+def best_times(runners: dict[str, Callable[[], None]], reps: int) -> dict[str, float]:
+    """Interleave the runners ``reps`` times after one warm-up each; min wall time each."""
+    for r in runners.values():
+        r()
+    best = {k: float("inf") for k in runners}
+    for _ in range(reps):
+        for k, r in runners.items():
+            t = time.perf_counter()
+            r()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
+
+
+def loss_benchmark(reps: int) -> dict[str, float]:
+    """Forward + backward of CE on (M·B, 10) logits: F.cross_entropy vs logsumexp − gather."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(MEMBERS * BATCH, OUT, generator=g, requires_grad=True)
+    y = torch.randint(0, OUT, (MEMBERS * BATCH,), generator=g)
+    inner = 50
+
+    def torch_ce() -> None:
+        for _ in range(inner):
+            F.cross_entropy(z, y).backward()
+
+    def ours() -> None:
+        for _ in range(inner):
+            ce(z, y).mean().backward()
+
+    t = best_times({"F.cross_entropy": torch_ce, "logsumexp-gather": ours}, reps)
+    torch.testing.assert_close(F.cross_entropy(z, y), ce(z, y).mean())
+    return {
+        "f_cross_entropy_ms": 1e3 * t["F.cross_entropy"] / inner,
+        "logsumexp_gather_ms": 1e3 * t["logsumexp-gather"] / inner,
+        "ratio": t["F.cross_entropy"] / t["logsumexp-gather"],
+    }
+
+
+def flops_per_step(width: int) -> float:
+    """Forward + backward ≈ 3 × forward = 6 · B · (weights) per member."""
+    weights = IN * width + (DEPTH - 1) * width * width + width * OUT
+    return 6.0 * BATCH * weights * MEMBERS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer steps (under a minute)")
+    parser.add_argument("--widths", default="32,64,128,256,512")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (oversubscribed cores: try 1)"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    steps, reps = (5, 2) if args.quick else (20, 3)
+    peak = peak_gflops()
+    x, y, idx = make_data(steps)
+    rows = []
+    for width in [int(w) for w in args.widths.split(",")]:
+        t = best_times(
+            {
+                "stacked": engine_runner(width, "stacked", x, y, idx),
+                "loop": engine_runner(width, "loop", x, y, idx),
+                "sequential": sequential_runner(width, x, y, idx),
+                "vmap": vmap_runner(width, x, y, idx),
+            },
+            reps,
+        )
+        strategy = resolve_strategy("auto", width)
+        engine = t[strategy]
+        rows.append(
+            {
+                "width": width,
+                "members": MEMBERS,
+                "steps": steps,
+                "auto_strategy": strategy,
+                "engine_s": engine,
+                "stacked_s": t["stacked"],
+                "loop_s": t["loop"],
+                "sequential_s": t["sequential"],
+                "vmap_s": t["vmap"],
+                "speedup_vs_sequential": t["sequential"] / engine,
+                "speedup_vs_vmap": t["vmap"] / engine,
+                "stacked_over_loop": t["loop"] / t["stacked"],
+                "engine_gflops": flops_per_step(width) * steps / engine / 1e9,
+            }
+        )
+    loss = loss_benchmark(reps)
+    result = {"peak_gflops": peak, "threads": torch.get_num_threads(), "rows": rows, "loss": loss}
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(
+        f"peak fp32 GEMM: {peak:.1f} GFLOP/s ({torch.get_num_threads()} threads; shared "
+        "machine, absolute numbers are noisy — read the ratios)"
+    )
+    print(f"M={MEMBERS} MLPs {IN}→w→w→{OUT}, batch {BATCH}, Adam, {steps} steps, best of {reps}")
+    head = ("width", "auto", "engine s", "seq s", "vmap s", "×seq", "×vmap", "stk/loop", "GFLOP/s")
+    print("  ".join(f"{h:>9}" for h in head))
+    for r in rows:
+        cells = [
+            r["width"],
+            r["auto_strategy"],
+            f"{r['engine_s']:.3f}",
+            f"{r['sequential_s']:.3f}",
+            f"{r['vmap_s']:.3f}",
+            f"{r['speedup_vs_sequential']:.2f}",
+            f"{r['speedup_vs_vmap']:.2f}",
+            f"{r['stacked_over_loop']:.2f}",
+            f"{r['engine_gflops']:.1f}",
+        ]
+        print("  ".join(f"{c:>9}" for c in cells))
+    print(
+        f"cross-entropy fwd+bwd on ({MEMBERS * BATCH}, {OUT}): F.cross_entropy "
+        f"{loss['f_cross_entropy_ms']:.3f} ms, logsumexp−gather {loss['logsumexp_gather_ms']:.3f} "
+        f"ms, ratio {loss['ratio']:.2f}×"
+    )
+
+
+if __name__ == "__main__":
+    main()
