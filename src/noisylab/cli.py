@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
+        from noisylab.sweep import SweepError
+
+        if isinstance(exc, SweepError):  # runs failed; each failure is in the store
+            err_console.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False)
+            sys.exit(1)
         err_console.print(
             f"[red]internal error:[/red] {type(exc).__name__}: {_one_line(exc)} "
             "(rerun with NOISYLAB_DEBUG=1 for the traceback)",

@@ -25,18 +25,17 @@ def run(
     device: str = typer.Option(None, help="Device override, e.g. cuda."),
 ) -> None:
     """Run a study and write results.csv, table.md, figures/ and claims.json."""
-    from noisylab import studies
+    from noisylab import studies, sweep
     from noisylab.studies import runner
 
+    sweep.use_pseudo_study(study)  # `noisylab run train` runs one plain training config
     mod = studies.get(study)
     sets = list(set_) + ([f"device={device}"] if device else [])
     config = studies.apply_sets(mod.Config.preset(preset), sets)
     out = out or Path("runs") / f"{study}-{preset}"
     db = None
     if not no_store:
-        from noisylab.sweep import open_store
-
-        db = open_store(store)
+        db = sweep.open_store(store)
     command = "noisylab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     claims = runner.run(
         study, config, out, store=db, executor=executor, jobs=jobs, address=address, command=command

@@ -70,11 +70,14 @@ def analyse(
 
 
 def versions() -> dict[str, str]:
+    """Versions of Python and the numeric stack, read from package metadata (no imports)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {"python": sys.version.split()[0]}
-    for mod in ("torch", "numpy", "scipy", "sklearn"):
+    for dist in ("noisylab", "torch", "numpy", "scipy", "scikit-learn"):
         try:
-            out[mod] = __import__(mod).__version__
-        except ImportError:  # pragma: no cover
+            out[dist] = version(dist)
+        except PackageNotFoundError:  # pragma: no cover
             pass
     return out
 
