@@ -302,3 +302,15 @@ def test_fit_validates_its_inputs():
         fit(nn.Linear(8, 3), ds, epochs=1)
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         fit(model, ds, epochs=0)
+
+
+def test_two_pass_sam_through_the_closure_keeps_members_independent():
+    ds = _toy()
+    kw = dict(optimizer="sam", optimizer_params={"rho": 0.05}, lr=0.05, epochs=2, batch_size=40)
+    ens = build("mlp", 2, seed=[3, 4], **MLP)
+    h = fit(ens, ds, seed=[0, 1], progress=True, **kw)
+    one = build("mlp", 1, seed=[4], **MLP)
+    h1 = fit(one, ds, seed=[1], **kw)
+    for p, q in zip(ens.parameters(), one.parameters()):
+        torch.testing.assert_close(p[1], q[0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(h["test/loss"][1], h1["test/loss"][0], atol=1e-5)
