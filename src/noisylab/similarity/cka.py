@@ -29,9 +29,8 @@ Form = Literal["auto", "feature", "gram"]
 
 def centre_features(x: torch.Tensor) -> torch.Tensor:
     """Column-centre ``x (…, n, p)``; columns that are exactly constant become exactly 0."""
-    xc = centre(x)
     const = x.amax(dim=-2, keepdim=True) == x.amin(dim=-2, keepdim=True)  # (…, 1, p)
-    return xc.masked_fill(const, 0.0)
+    return centre(x).masked_fill_(const, 0.0)  # in place on the fresh centred copy
 
 
 def _use_gram(n: int, p1: int, p2: int, form: Form) -> bool:
