@@ -9,12 +9,13 @@ gradient of its own loss.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 
-from noisylab.losses._base import check_reduction, reduce
+from noisylab.losses._base import Loss, check_reduction, reduce
 
 
 class PerMember(nn.Module):
@@ -24,7 +25,7 @@ class PerMember(nn.Module):
     ----------
     losses : sequence of nn.Module
         One loss per block of members; each must accept (m, B, K) logits and (m, B) labels
-        (its ``reduction`` is set to ``'none'`` on a shallow copy).
+        (its ``reduction`` is set to ``'none'`` on a shallow copy; the caller's is untouched).
     counts : sequence of int
         Members per block; ``sum(counts)`` must equal M of the logits.
     params : iterable of Tensor, optional
@@ -55,9 +56,10 @@ class PerMember(nn.Module):
         for loss in losses:
             if not isinstance(loss, nn.Module):
                 raise TypeError(f"losses must be nn.Modules, got {type(loss).__name__}")
-            blocks.append(loss)
             if hasattr(loss, "reduction"):
-                loss.reduction = "none"
+                loss = copy.copy(loss)  # shares parameters, own ``reduction``
+                setattr(loss, "reduction", "none")  # noqa: B010 (nn.Module attribute typing)
+            blocks.append(loss)
         self.blocks = nn.ModuleList(blocks)
         self.counts = [int(c) for c in counts]
         self.members = sum(self.counts)
@@ -76,8 +78,9 @@ class PerMember(nn.Module):
         for loss, c in zip(self.blocks, self.counts):
             z, y = logits[start : start + c], labels[start : start + c]  # (c, B, K), (c, B)
             per = loss(z, y)  # (c, B)
-            weight = float(getattr(loss, "regularization", 0.0))
+            weight = loss.regularization if isinstance(loss, Loss) else 0.0
             if self._params and weight and logits.requires_grad:
+                assert isinstance(loss, Loss)
                 pen = loss.regularizer([p[start : start + c] for p in self._params], ensemble=True)
                 per = per + pen.unsqueeze(-1)  # (c, B)
             outs.append(per)

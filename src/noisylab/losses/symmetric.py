@@ -37,7 +37,7 @@ def _per_sample(loss: LossLike, **params: Any) -> Callable[[torch.Tensor, torch.
     if isinstance(loss, nn.Module):
         if hasattr(loss, "reduction"):
             loss = copy.copy(loss)  # shares parameters/buffers, own ``reduction``
-            loss.reduction = "none"
+            setattr(loss, "reduction", "none")  # noqa: B010 (nn.Module attribute typing)
         return loss
     if not callable(loss):
         raise TypeError(

@@ -562,9 +562,9 @@ def select(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, A
         key = (r["dataset"], r["noise"], r["family"])
         cand = json.dumps({"lr": r["lr"], "params": r["params"]}, sort_keys=True)
         groups.setdefault(key, {}).setdefault(cand, []).append(r)
-    out = {}
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for key, cands in groups.items():
-        best = None
+        best: dict[str, Any] | None = None
         for cand in sorted(cands, key=lambda c: (json.loads(c)["lr"], c)):
             members = cands[cand]
             vals = [0.0 if r["val_last_acc"] is None else float(r["val_last_acc"]) for r in members]
@@ -572,6 +572,7 @@ def select(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, A
             if best is None or score > best["val"]:
                 c = json.loads(cand)
                 best = {"lr": c["lr"], "params": c["params"], "val": score, "rows": members}
+        assert best is not None
         out[key] = best
     return out
 
