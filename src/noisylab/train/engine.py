@@ -391,9 +391,13 @@ def fit(
 def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
     """One optimiser step of all members on their minibatches ``idx`` (M, b)."""
     m = run.m
-    rows = torch.arange(m, device=run.dev).unsqueeze(1)  # (M, 1)
-    xb = run.x_train[idx]  # (M, b, *f)
-    yb = run.y[rows, idx]  # (M, b) or (M, b, out)
+    if idx.shape[1] == run.n and idx.stride(0) == 0:  # full batch: one shared input, no gather
+        xb = run.x_train.expand(m, *run.x_train.shape)  # (M, n, *f), stride 0 on M
+        yb = run.y  # (M, n) or (M, n, out)
+    else:
+        rows = torch.arange(m, device=run.dev).unsqueeze(1)  # (M, 1)
+        xb = run.x_train[idx]  # (M, b, *f)
+        yb = run.y[rows, idx]  # (M, b) or (M, b, out)
     first: list[torch.Tensor] = []
     model = run.model
     model.train()
@@ -409,7 +413,7 @@ def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
             )
         pm = per.mean(1)  # (M,)
         finite = torch.isfinite(pm)
-        if not bool(finite[run.alive].all()):
+        if not bool((finite | ~run.alive).all()):
             _diverge(run, epoch, pm.detach(), finite)
         total = torch.where(run.alive, pm, torch.zeros_like(pm)).sum()
         total.backward()
