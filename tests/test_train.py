@@ -39,10 +39,10 @@ MLP = {"in_features": 8, "out_features": 3, "width": 16, "depth": 2}
 
 
 @pytest.mark.parametrize(
-    ("optimizer", "lr", "tol"),
-    [("sgd", 0.05, 1e-5), ("adam", 1e-2, 1e-5)],
+    ("optimizer", "lr", "tol", "batch_size"),
+    [("sgd", 0.05, 1e-5, 32), ("adam", 1e-2, 1e-5, 32), ("adam", 1e-2, 1e-5, None)],
 )
-def test_ensemble_equals_members_trained_alone(optimizer, lr, tol):
+def test_ensemble_equals_members_trained_alone(optimizer, lr, tol, batch_size):
     """Per-member labels, minibatch orders, clipping and weight decay: M together == M alone.
 
     Measured differences are ~1e-7 for both SGD and Adam (float32 summation order in bmm).
@@ -53,7 +53,7 @@ def test_ensemble_equals_members_trained_alone(optimizer, lr, tol):
         optimizer=optimizer,
         lr=lr,
         epochs=3,
-        batch_size=32,
+        batch_size=batch_size,
         clip_grad=0.5,
         weight_decay=1e-3,
         schedule="cosine",
