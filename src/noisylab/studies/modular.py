@@ -40,7 +40,8 @@ class Config(StudyConfig):
 
     Defaults follow the reference (``reference/modular.md``): train fraction 0.8, the
     ``wrong`` noise kind, full-batch AdamW with lr 1e-3 and betas (0.9, 0.98) at a constant
-    rate; weight decay 1 (the prototype's setting; the paper's 0.1 is unverified).
+    rate; weight decay 1 (the prototype's setting; the paper's 0.1 is unverified);
+    cross-entropy (``loss='mse'`` on one-hot targets gives Doshi et al.'s setting).
     """
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -81,6 +82,7 @@ class Config(StudyConfig):
     widths: list[int] = Field(default_factory=lambda: [129, 257, 513, 1025])
     seeds: int = 1
     epochs: int = 600
+    loss: str = "ce"
     lr: float = 1e-3
     weight_decay: float = 1.0
     betas: tuple[float, float] = (0.9, 0.98)
@@ -97,6 +99,15 @@ class Config(StudyConfig):
     def _op(cls, v: str) -> str:
         if v not in ("add", "sub", "mul"):
             raise ValueError(f"op must be 'add', 'sub' or 'mul', got {v!r}")
+        return v
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        if v not in ("ce", "mse"):
+            raise ValueError(
+                f"loss must be 'ce' or 'mse' (one-hot targets, Doshi et al.), got {v!r}"
+            )
         return v
 
     @field_validator("noise")
@@ -223,6 +234,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         task.data,
         labels,
         noisy_mask=masks,
+        loss=unit["loss"],
         optimizer="adamw",
         lr=unit["lr"],
         weight_decay=unit["weight_decay"],
