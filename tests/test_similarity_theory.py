@@ -96,8 +96,13 @@ def test_shared_init_makes_identical_targets_identical_members():
         train_linear2(X, np.stack([y[:5], y[:5]]), X)
 
 
+@pytest.mark.slow
 def test_theory_agrees_with_simulation_on_tiny_grid():
-    """The cos² estimate tracks GD-trained linear2 ensembles (d = 50, 8 members)."""
+    """The cos² estimate tracks GD-trained linear2 ensembles (d = 50, 8 members).
+
+    Slow (~10 CPU-s); the fast suite checks the same agreement through the study's tiny
+    preset (``test_study_alignment.py::test_tiny_preset_end_to_end``).
+    """
     sims = [
         simulate_linear(n, 50, snr, members=8, n_probe=400, max_steps=6000)
         for snr in (1.0, 4.0)
