@@ -112,7 +112,8 @@ def pairwise(
         kind = kwargs.pop("kind", "similarity")
         symmetric = kwargs.pop("symmetric", True)
         R = as_stack(reps)
-        mat = _loop(R, lambda x, y: metric(x, y, **kwargs), symmetric)
+        user_fn: Callable[..., float] = metric
+        mat = _loop(R, lambda x, y: user_fn(x, y, **kwargs), symmetric)
         return PairwiseResult(mat, _offdiag_mean(mat, symmetric), kind)
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")

@@ -167,7 +167,7 @@ def train_linear2(
     probe : array (P, d)
         Inputs whose hidden representations are returned.
     """
-    from noisylab.nn import build
+    from noisylab.nn import EnsembleModule, build
 
     Xt = torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
     Yt = torch.as_tensor(np.asarray(Y), dtype=dtype, device=device)
@@ -192,16 +192,17 @@ def train_linear2(
         width=width,
         init_scale=init_scale,
     ).to(device=device, dtype=dtype)
+    assert isinstance(model, EnsembleModule)
     if lr is None:
         lam_max = float(torch.linalg.matrix_norm(Xt, ord=2)) ** 2 / n
         w_star = torch.linalg.pinv(Xt) @ Yt.T  # (d, M)
         scale = max(float(w_star.norm(dim=0).max()), 1e-3)
         lr = 0.9 / (2.0 * lam_max * scale)
-    params = [model.w1, model.w2]
+    params: list[torch.Tensor] = list(model.parameters())  # [W₁ (M, d, h), w₂ (M, h, 1)]
     yb = Yt[:, :, None]  # (M, n, 1)
 
     def end_to_end() -> torch.Tensor:
-        return (model.w1 @ model.w2)[..., 0]  # (M, d)
+        return (params[0] @ params[1])[..., 0]  # (M, d)
 
     prev = end_to_end().detach().clone()
     steps, converged = 0, False

@@ -342,6 +342,7 @@ def _run_mlp(u: dict) -> dict:
         device=u["device"],
         progress=False,
     )
+    assert isinstance(model, nn.EnsembleModule)
     with torch.no_grad():
         reps = model.representations(ds.x_test.to(u["device"]), ["hidden1"])["hidden1"]
     reps = reps.detach()  # (M, P, width): post-ReLU hidden layer on the 1000 test inputs
@@ -359,6 +360,7 @@ def _run_mlp(u: dict) -> dict:
     else:
         test_err = float(np.nanmean(last["test/mse"]))
         train_err = float(np.nanmean(last["train/mse"]))
+        assert noise_energy is not None
         mem = float(np.clip(1.0 - train_err / noise_energy, 0.0, 1.0))
     params = mlp_parameters(u["width"], 40, k)
     return {
