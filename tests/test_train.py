@@ -314,3 +314,18 @@ def test_two_pass_sam_through_the_closure_keeps_members_independent():
     for p, q in zip(ens.parameters(), one.parameters()):
         torch.testing.assert_close(p[1], q[0], rtol=0, atol=1e-5)
     np.testing.assert_allclose(h["test/loss"][1], h1["test/loss"][0], atol=1e-5)
+
+
+def test_grouped_conv_ensemble_trains_like_single_models():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(48, 40, generator=g)
+    y = (x[:, :20].sum(1) > 0).long()
+    ds = Dataset("seq", x[:32], y[:32], x[32:], y[32:], num_classes=2)
+    kw = dict(optimizer="adam", lr=1e-2, epochs=2, batch_size=16)
+    net = {"length": 40, "out_features": 2, "channels": 4}
+    ens = build("cnn1d", 2, seed=[0, 1], **net)
+    fit(ens, ds, seed=[5, 6], **kw)
+    one = build("cnn1d", 1, seed=[1], **net)
+    fit(one, ds, seed=[6], **kw)
+    for p, q in zip(ens.parameters(), one.parameters()):
+        torch.testing.assert_close(p[1], q[0], rtol=0, atol=1e-5)
