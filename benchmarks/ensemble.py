@@ -217,7 +217,7 @@ def main() -> None:
     global clock
     clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
-    steps, reps = (5, 2) if args.quick else (20, 3)
+    steps, reps = (5, 3) if args.quick else (20, 5)
     peak = peak_gflops()
     x, y, idx = make_data(steps)
     rows = []
