@@ -197,7 +197,7 @@ def test_claims_follow_the_numbers(tmp_path):
         ({"noise": ["symmetric:1.2"]}, "rate"),
         ({"noise": ["gaussian:0.2"]}, "KIND"),
         ({"loss_grid": {"sgce": {"p": [0.1]}}}, "unknown parameter"),
-        ({"loss_grid": {"gce": {"q": [0.5]}}, "losses": ["ce"]}, "not in losses"),
+        ({"loss_grid": {"sgcee": {"q": [0.5]}}}, "unknown loss"),
         ({"lrs": [0.0]}, "positive"),
         ({"datasets": ["imagenet"]}, "unknown dataset"),
     ],
