@@ -205,3 +205,17 @@ def test_claims_follow_the_numbers(tmp_path):
 def test_config_rejects_bad_values(override, match):
     with pytest.raises(ValueError, match=match):
         study.Config.preset("tiny", **override)
+
+
+@pytest.mark.slow
+def test_cleanlab_baseline_runs_in_pool_workers():
+    """cleanlab's own multiprocessing must not be used inside spawned sweep workers."""
+    from noisylab import sweep
+
+    config = study.Config.preset(
+        "tiny", losses=["ce"], seeds=1, epochs=2, cv_epochs=2, lrs=[0.01], noise=["symmetric:0.6"]
+    )
+    (res,) = sweep.execute("losses", study.units(config), store=None, jobs=2, progress=False)
+    assert [m["family"] for m in res["members"]] == ["ce", study.CLEANLAB]
+    assert 0.2 < res["filter"]["removed"][0] < 0.9
+    assert res["filter"]["precision"][0] > 0.6  # flagged samples are mostly truly noisy
