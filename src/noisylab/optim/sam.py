@@ -238,9 +238,11 @@ class SAM(torch.optim.Optimizer):
                 if p.dim() == 0:
                     raise ValueError("an ensemble param group needs parameters shaped (M, ...)")
 
-    def _direction(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
-        """The un-normalised perturbation direction ``v``; SAM: the gradient itself."""
-        return grad
+    def _directions(
+        self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        """The un-normalised perturbation directions ``v`` of one group; SAM: the gradients."""
+        return grads
 
     # ----------------------------------------------------------------- groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -301,10 +303,9 @@ class SAM(torch.optim.Optimizer):
         for group in self.param_groups:
             ens = bool(group["ensemble"])
             bucket = "ensemble" if ens else "global"
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                v = self._direction(p, p.grad, group)
+            ps = [p for p in group["params"] if p.grad is not None]
+            vs = self._directions(group, ps, [p.grad for p in ps]) if ps else []
+            for p, v in zip(ps, vs):
                 t = None
                 if self.adaptive and self._weight_like(p, group):
                     t = torch.abs(p, out=self._scratch(p, "t")).add_(self.eta)
@@ -562,14 +563,22 @@ class VaSSO(SAM):
         super()._check_group(group)
         _check_unit("theta", group["theta"])
 
-    def _direction(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
-        st = self.state[p]
-        if "ema" not in st:
-            st["ema"] = grad.detach().clone()  # d_0 = g_0
-        else:
-            theta = group["theta"]
-            st["ema"].mul_(1.0 - theta).add_(grad, alpha=theta)
-        return st["ema"]
+    def _directions(
+        self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        out, emas, gs = [], [], []
+        for p, g in zip(params, grads):
+            st = self.state[p]
+            if "ema" not in st:
+                st["ema"] = g.detach().clone()  # d_0 = g_0
+            else:
+                emas.append(st["ema"])
+                gs.append(g)
+            out.append(st["ema"])
+        if emas:  # d ← (1 − θ) d + θ g (exactly g for θ = 1)
+            torch._foreach_mul_(emas, 1.0 - group["theta"])
+            torch._foreach_add_(emas, gs, alpha=group["theta"])
+        return out
 
 
 class FriendlySAM(SAM):
@@ -617,15 +626,26 @@ class FriendlySAM(SAM):
         super()._check_group(group)
         _check_unit("theta", group["theta"])
 
-    def _direction(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
-        st = self.state[p]
-        if "fsam_m" not in st:
-            st["fsam_m"] = grad.detach().clone()
-            return grad
-        m = st["fsam_m"]
-        v = torch.sub(grad, m, alpha=group["sigma"], out=self._scratch(p, "v"))  # uses m_{t-1}
-        m.mul_(1.0 - group["theta"]).add_(grad, alpha=group["theta"])
-        return v
+    def _directions(
+        self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = list(grads)  # step 0: v = g_0, m_0 = g_0
+        idx, ms, gs = [], [], []
+        for i, (p, g) in enumerate(zip(params, grads)):
+            st = self.state[p]
+            if "fsam_m" not in st:
+                st["fsam_m"] = g.detach().clone()
+            else:
+                idx.append(i)
+                ms.append(st["fsam_m"])
+                gs.append(g)
+        if ms:
+            vs = torch._foreach_add(gs, ms, alpha=-group["sigma"])  # g − σ m_{t−1}
+            for i, v in zip(idx, vs):
+                out[i] = v
+            torch._foreach_mul_(ms, 1.0 - group["theta"])
+            torch._foreach_add_(ms, gs, alpha=group["theta"])
+        return out
 
 
 class _nullcontext(contextlib.AbstractContextManager):
