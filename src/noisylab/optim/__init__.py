@@ -45,7 +45,11 @@ def adam(
 ) -> torch.optim.Optimizer:
     params = list(params)
     return torch.optim.Adam(
-        params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, fused=_fused_ok(_flat(params))
+        params,
+        lr=lr,
+        betas=(float(betas[0]), float(betas[1])),
+        weight_decay=weight_decay,
+        fused=_fused_ok(_flat(params)),
     )
 
 
@@ -58,7 +62,11 @@ def adamw(
 ) -> torch.optim.Optimizer:
     params = list(params)
     return torch.optim.AdamW(
-        params, lr=lr, betas=tuple(betas), weight_decay=weight_decay, fused=_fused_ok(_flat(params))
+        params,
+        lr=lr,
+        betas=(float(betas[0]), float(betas[1])),
+        weight_decay=weight_decay,
+        fused=_fused_ok(_flat(params)),
     )
 
 

@@ -59,12 +59,12 @@ def disable_running_stats(model: nn.Module) -> Iterator[None]:
     for m in model.modules():
         if hasattr(m, "track_running_stats") and getattr(m, "running_mean", None) is not None:
             saved.append((m, bool(m.track_running_stats)))
-            m.track_running_stats = False
+            setattr(m, "track_running_stats", False)  # noqa: B010 (typed as Tensor | Module)
     try:
         yield
     finally:
         for m, flag in saved:
-            m.track_running_stats = flag
+            setattr(m, "track_running_stats", flag)  # noqa: B010
 
 
 def _check_rho(rho: Any) -> float:
@@ -408,7 +408,7 @@ class SAM(torch.optim.Optimizer):
             else:
                 st["prev_dir"] = u.clone()
                 st["dir_sum"] = u.clone()
-        stats = self.state.setdefault("direction_stats", {})
+        stats = self.state.setdefault("direction_stats", {})  # type: ignore[call-overload]
         for bucket, s in sq.items():
             rec = stats.setdefault(
                 bucket, {"steps": 0, "cos_steps": 0, "cos_sum": torch.zeros_like(s)}
@@ -428,7 +428,7 @@ class SAM(torch.optim.Optimizer):
         with ``track=True``. ``reset`` starts a new window (the previous direction is kept, so
         the consecutive cosine continues across windows).
         """
-        stats = self.state.get("direction_stats", {})
+        stats = self.state.get("direction_stats", {})  # type: ignore[call-overload]
         out: dict[str, dict[str, Any]] = {}
         mean_sq: dict[str, torch.Tensor] = {}
         for group in self.param_groups:

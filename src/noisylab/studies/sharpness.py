@@ -65,12 +65,16 @@ def parse_method(spec: str) -> tuple[str, float | None]:
     return name, t
 
 
+def _sizes(**sizes: int | None) -> dict[str, int | None]:
+    return dict(sizes)
+
+
 class Config(StudyConfig):
     """Settings of the ``sharpness`` study (see ``PRESETS`` for tiny / quick / paper)."""
 
     datasets: list[str] = Field(default_factory=lambda: ["mnist", "mnist1d"])
-    n_train: dict[str, int | None] = Field(default_factory=lambda: {"mnist": 4000})
-    n_test: dict[str, int | None] = Field(default_factory=lambda: {"mnist": 2000})
+    n_train: dict[str, int | None] = Field(default_factory=lambda: _sizes(mnist=4000))
+    n_test: dict[str, int | None] = Field(default_factory=lambda: _sizes(mnist=2000))
     models: dict[str, str] = Field(default_factory=lambda: {"mnist": "mlp", "mnist1d": "mlp"})
     epochs: dict[str, int] = Field(default_factory=lambda: {"mnist": 20, "mnist1d": 30})
     noise_rates: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75])
@@ -341,6 +345,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     from noisylab.optim import DirectionTracker
     from noisylab.train import fit
 
+    torch.set_num_threads(1)  # small models: one thread is fastest and is what we size for
     ds = _load(unit)
     k = int(ds.num_classes)
     y = ds.y_train.numpy()
