@@ -22,11 +22,13 @@ from noisylab.nn.base import (
 from noisylab.nn.base import activation as get_activation
 
 #: ``strategy='auto'`` batches all members with ``baddbmm`` up to this hidden width and
-#: loops over members above it. ``benchmarks/ensemble.py --quick --threads 1 --clock cpu``
-#: (M = 32, 40→w→w→10, batch 128, Adam) measured loop/stacked time ratios of 2.14, 1.77,
-#: 1.25, 1.01 and 0.98 at widths 32, 64, 128, 256 and 512: batching pays while the per-member
-#: GEMMs are small and stops paying between 256 and 512, where one GEMM per member already
-#: runs near the machine's GEMM rate.
+#: loops over members above it. Measured with ``benchmarks/ensemble.py`` (M = 32,
+#: 40→w→w→10, batch 128, Adam), as stacked-over-loop speed ratios at widths 32/64/128/256/512:
+#: one thread, CPU clock: 2.14/1.77/1.25/1.01/0.98 and 1.98/1.66/1.41/1.20/1.06 (1.11 at 512
+#: and 1.09 at 1024 in a third run); two threads, wall clock on a loaded machine:
+#: 3.58/2.67/1.46/0.77/0.98. Batching pays while the per-member GEMMs are small; from 512
+#: the two are equal within noise (the loop won the only runs that separated them), so the
+#: loop — one plain GEMM per member, no batched-GEMM kernel — takes over above 384.
 AUTO_LOOP_WIDTH = 384
 
 STRATEGIES = ("auto", "stacked", "loop")
