@@ -214,8 +214,6 @@ class SAM(torch.optim.Optimizer):
         self.eta = float(eta)
         self.model = model
         self.track = bool(track) or isinstance(track, DirectionTracker)
-        if isinstance(track, DirectionTracker):
-            track.attach(self)
         self._backup: dict[torch.Tensor, torch.Tensor] = {}  # w while the weights are w + ε
         self._perturbed: list[torch.Tensor] = []
         self._work: dict[tuple[torch.Tensor, str], torch.Tensor] = {}  # scratch buffers
@@ -225,6 +223,8 @@ class SAM(torch.optim.Optimizer):
         self.base = _resolve_base(base, self.param_groups, dict(base_kwargs))
         self.param_groups = self.base.param_groups  # the very same dicts
         self.defaults.update(self.base.defaults)
+        if isinstance(track, DirectionTracker):
+            track.attach(self)
 
     # ----------------------------------------------------------------- rule hooks
     def _rule_defaults(self) -> dict[str, Any]:
