@@ -27,7 +27,7 @@ from noisylab.nn.base import activation as get_activation
 #: one thread, CPU clock: 2.14/1.77/1.25/1.01/0.98 and 1.98/1.66/1.41/1.20/1.06 (1.11 at 512
 #: and 1.09 at 1024 in a third run); two threads, wall clock on a loaded machine:
 #: 3.58/2.67/1.46/0.77/0.98. Batching pays while the per-member GEMMs are small; from 512
-#: the two are equal within noise (the loop won the only runs that separated them), so the
+#: the two stay within about ±10% of each other in every run (equal within noise), so the
 #: loop — one plain GEMM per member, no batched-GEMM kernel — takes over above 384.
 AUTO_LOOP_WIDTH = 384
 
