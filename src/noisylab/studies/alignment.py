@@ -716,6 +716,13 @@ def _plt():
     return plt
 
 
+def _no_minor_labels(ax: Any) -> None:
+    """Log axes: label the decades only (minor labels overlap)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _plot_snr(path: Path, config: Config, agg, sweeps: list[dict]) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -739,6 +746,7 @@ def _plot_snr(path: Path, config: Config, agg, sweeps: list[dict]) -> None:
 
         ax.plot(snr_grid, cka_theory(snr_grid, n / config.linear_d), "--", color=col, lw=0.8)
     ax.set(xscale="log", xlabel="SNR", ylabel="linear CKA", title="linear2 (dashed: theory)")
+    _no_minor_labels(ax)
     ax.legend(fontsize=7)
     for ax, setting, knob in (
         (axes[1], "mlp_regression", "SNR"),
@@ -764,6 +772,7 @@ def _plot_snr(path: Path, config: Config, agg, sweeps: list[dict]) -> None:
             ax.set(xlabel=knob, ylabel="alignment", title=f"{setting} (n={rows[0][0][2]})")
             if setting == "mlp_regression":
                 ax.set_xscale("log")
+                _no_minor_labels(ax)
             ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -772,6 +781,7 @@ def _plot_snr(path: Path, config: Config, agg, sweeps: list[dict]) -> None:
 
 def _plot_n(path: Path, sweeps: list[dict]) -> None:
     plt = _plt()
+
     settings = [s for s in SETTINGS if any(sw["setting"] == s for sw in sweeps)]
     fig, axes = plt.subplots(
         1, max(1, len(settings)), figsize=(5 * max(1, len(settings)), 4), squeeze=False
@@ -808,6 +818,9 @@ def _plot_n(path: Path, sweeps: list[dict]) -> None:
         if setting != "linear" and emp is not None:
             ax.axvline(emp, color="r", ls=":", lw=1, label=f"empirical threshold ≈ {emp:.0f}")
         ax.set(xscale="log", xlabel="training-set size n", ylabel="alignment", title=setting)
+        _no_minor_labels(ax)
+        if setting == "linear":
+            twin.set_yscale("log")  # the excess risk spans decades around n = d
         twin.set_ylabel("test error (× dashed)" if setting != "mlp_regression" else "test MSE (×)")
         ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
@@ -845,8 +858,10 @@ def _plot_theory(path: Path, config: Config, agg) -> None:
             label=f"SNR={snr:g}",
         )
     axes[0].axvline(1.0, color="k", ls="--", lw=1)
+    axes[0].set_xscale("log")
+    _no_minor_labels(axes[0])
+    axes[0].set_xticks(config.linear_alphas, [f"{a:g}" for a in config.linear_alphas])
     axes[0].set(
-        xscale="log",
         xlabel="α = n/d",
         ylabel="linear CKA",
         title="linear2: theory (lines), finite-size (x), simulation (o)",
