@@ -8,7 +8,7 @@ transformers = pytest.importorskip("transformers", reason="needs the hf extra")
 
 from noisylab.feedback import Policy, make_prompts, train_lm  # noqa: E402
 from noisylab.feedback.hf import HFPolicy  # noqa: E402
-from noisylab.feedback.world import EOS, NEG, PAD, POS, TOKEN_NAMES  # noqa: E402
+from noisylab.feedback.world import CONTROL_TOKENS, EOS, NEG, PAD, POS, TOKEN_NAMES  # noqa: E402
 
 
 def tiny_gpt2(extra_tokens: int = 3):
@@ -51,7 +51,7 @@ def test_hf_adapter_samples_scores_and_trains():
             seq = ids[x[b]].tolist()
             for t, w in enumerate(y[b].tolist()):
                 z = model(input_ids=torch.tensor([seq])).logits[0, -1, ids].clone()
-                z[[PAD, POS, NEG]] = float("-inf")
+                z[[PAD, *CONTROL_TOKENS]] = float("-inf")
                 assert torch.allclose(lp[b, t], torch.log_softmax(z, -1)[w], atol=1e-5)
                 seq.append(int(ids[w]))
                 if w == EOS:

@@ -3,7 +3,7 @@
 import torch
 
 from noisylab.feedback import GPTConfig, TransformerPolicy, World, count_parameters, train_lm
-from noisylab.feedback.world import EOS, NEG, PAD, POS
+from noisylab.feedback.world import CONTROL_TOKENS, EOS, NEG, PAD, POS
 
 
 def policy(seed: int = 0) -> TransformerPolicy:
@@ -32,7 +32,7 @@ def test_logprobs_match_a_manual_per_token_computation():
             with torch.no_grad():
                 logits, _, _ = pi.model(torch.tensor([seq]))
             z = logits[0, -1].clone()
-            z[[PAD, POS, NEG]] = float("-inf")
+            z[[PAD, *CONTROL_TOKENS]] = float("-inf")
             want = torch.log_softmax(z, -1)[tok]
             assert torch.allclose(lp[b, t], want, atol=1e-5)
             total += float(want)

@@ -9,6 +9,7 @@ annotator pool, a tiny policy LM, a reward model and the methods that learn from
 
 from noisylab.feedback.annotators import Annotator, AnnotatorPool, Labels
 from noisylab.feedback.bon import best_of_n, bon_brute_force, bon_estimate, bon_weights, kl_bound
+from noisylab.feedback.dpo import DPO_LOSSES, dpo_loss, train_dpo
 from noisylab.feedback.evaluate import (
     combine_seeds,
     evaluate_responses,
@@ -16,6 +17,7 @@ from noisylab.feedback.evaluate import (
     mean_se,
     win_indicators,
 )
+from noisylab.feedback.expert_iteration import expert_iteration
 from noisylab.feedback.policy import (
     GPTConfig,
     Policy,
@@ -25,6 +27,8 @@ from noisylab.feedback.policy import (
     sample_batched,
     sequence_logprobs,
 )
+from noisylab.feedback.ppo import PPOConfig, PPOLog, gae, kl_estimate, ppo
+from noisylab.feedback.quark import quantile_bins, quark, top_prompts
 from noisylab.feedback.reward import (
     RewardModel,
     bradley_terry_loss,
@@ -45,12 +49,15 @@ from noisylab.feedback.world import (
 )
 
 __all__ = [
+    "DPO_LOSSES",
     "TASKS",
     "VOCAB_SIZE",
     "Annotator",
     "AnnotatorPool",
     "GPTConfig",
     "Labels",
+    "PPOConfig",
+    "PPOLog",
     "Policy",
     "Prompts",
     "RewardModel",
@@ -64,21 +71,30 @@ __all__ = [
     "bradley_terry_loss",
     "combine_seeds",
     "count_parameters",
+    "dpo_loss",
     "evaluate_responses",
     "expert_demonstrations",
+    "expert_iteration",
     "feedme",
+    "gae",
     "gold_reward",
     "kl_bound",
+    "kl_estimate",
     "kl_to_reference",
     "make_prompts",
     "mean_se",
     "pack_responses",
     "positive_prompts",
+    "ppo",
     "preference_accuracy",
+    "quantile_bins",
+    "quark",
     "reward_conditioning",
     "sample_batched",
     "sequence_logprobs",
     "spurious_feature",
+    "top_prompts",
+    "train_dpo",
     "train_lm",
     "train_reward_model",
     "win_indicators",

@@ -2,7 +2,7 @@
 
 The world's tokens are looked up in the tokenizer by their names
 (:data:`noisylab.feedback.world.TOKEN_NAMES`, e.g. ``"<sep>"``, ``"a"``), and the model's
-next-token distribution is restricted to those ids (then PAD/POS/NEG are masked, as for
+next-token distribution is restricted to those ids (then PAD and the control tokens are masked, as for
 :class:`~noisylab.feedback.policy.TransformerPolicy`), so sampling and ``logprobs`` describe
 one distribution over world tokens. Prompt PAD tokens are ordinary tokens here too (no
 attention mask), exactly as in the tiny transformer. Needs the ``hf`` extra; nothing is
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from noisylab._optional import require
 from noisylab.feedback.policy import check_pair, draw_tokens, response_mask_t
-from noisylab.feedback.world import EOS, NEG, PAD, POS, RESPONSE_LEN, TOKEN_NAMES
+from noisylab.feedback.world import CONTROL_TOKENS, EOS, PAD, RESPONSE_LEN, TOKEN_NAMES
 
 
 def _cache(out: Any) -> dict[str, Any]:
@@ -44,7 +44,7 @@ class HFPolicy(nn.Module):
         The world's tokens, indexed by world id (default: the world's vocabulary).
     """
 
-    banned: tuple[int, ...] = (PAD, POS, NEG)
+    banned: tuple[int, ...] = (PAD, *CONTROL_TOKENS)
 
     def __init__(
         self, model: Any, tokenizer: Any, token_names: Sequence[str] = tuple(TOKEN_NAMES)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from noisylab.feedback.world import EOS, NEG, PAD, POS, PROMPT_LEN, RESPONSE_LEN, VOCAB_SIZE
+from noisylab.feedback.world import CONTROL_TOKENS, EOS, PAD, PROMPT_LEN, RESPONSE_LEN, VOCAB_SIZE
 
 KVCache = list[tuple[Tensor, Tensor]]
 
@@ -188,7 +188,7 @@ def check_pair(prompts: Tensor, responses: Tensor | None = None) -> None:
 class TransformerPolicy(nn.Module):
     """A :class:`Policy` backed by :class:`TinyGPT`.
 
-    Responses never contain PAD or the control tokens POS/NEG: their logits are masked in
+    Responses never contain PAD or the control tokens (POS/NEG, Quark's quantiles): their logits are masked in
     both sampling and ``logprobs``, so the two describe the same distribution.
 
     Example
@@ -200,7 +200,7 @@ class TransformerPolicy(nn.Module):
     True
     """
 
-    banned: tuple[int, ...] = (PAD, POS, NEG)
+    banned: tuple[int, ...] = (PAD, *CONTROL_TOKENS)
 
     def __init__(self, cfg: GPTConfig | None = None, seed: int = 0) -> None:
         super().__init__()

@@ -25,11 +25,16 @@ TASK_TOKEN = {name: 5 + i for i, name in enumerate(TASKS)}  # 5..8
 N_LETTERS = 16
 FIRST_LETTER = 5 + len(TASKS)  # 9
 LETTERS = tuple(range(FIRST_LETTER, FIRST_LETTER + N_LETTERS))  # 9..24
-VOCAB_SIZE = FIRST_LETTER + N_LETTERS  # 25
+N_QUANTILES = 4
+#: Quark's reward-quantile control tokens, lowest to highest (Lu et al. 2022).
+QUANTILE_TOKENS = tuple(range(FIRST_LETTER + N_LETTERS, FIRST_LETTER + N_LETTERS + N_QUANTILES))
+VOCAB_SIZE = FIRST_LETTER + N_LETTERS + N_QUANTILES  # 29
+CONTROL_TOKENS = (POS, NEG, *QUANTILE_TOKENS)
 TOKEN_NAMES = (
     ["<pad>", "<eos>", "<sep>", "<pos>", "<neg>"]
     + [f"<{t}>" for t in TASKS]
     + [chr(ord("a") + i) for i in range(N_LETTERS)]
+    + [f"<q{i}>" for i in range(N_QUANTILES)]
 )
 
 MIN_CONTENT, MAX_CONTENT = 3, 6
@@ -96,10 +101,10 @@ def make_prompts(n: int, rng: np.random.Generator) -> Prompts:
 
 
 def with_control(prompt_tokens: np.ndarray, control: int) -> np.ndarray:
-    """Put a control token (``POS``/``NEG``) in slot 0 of left-padded prompts."""
-    if control not in (PAD, POS, NEG):
+    """Put a control token (``POS``/``NEG``/a Quark quantile token) in slot 0 of the prompts."""
+    if control != PAD and control not in CONTROL_TOKENS:
         raise ValueError(
-            f"control token must be PAD, POS or NEG ({PAD}, {POS}, {NEG}), got {control}"
+            f"control token must be PAD ({PAD}) or one of {CONTROL_TOKENS}, got {control}"
         )
     out = np.array(prompt_tokens, dtype=np.int64, copy=True)
     out[:, 0] = control
