@@ -198,6 +198,8 @@ def test_minibatch_cka():
     for a in range(0, 512, 8):
         biased.update(X[a : a + 8], Y[a : a + 8])
     assert biased.value() > acc.value() + 0.05  # the plain estimator is inflated on 8-row batches
+    batches = ((X[a : a + 8], Y[a : a + 8]) for a in range(0, 512, 8))  # a lazy stream
+    assert sim.minibatch_cka(batches) == pytest.approx(acc.value(), rel=1e-12)
     one = sim.MinibatchCKA().update(X[:100], Y[:100])
     assert one.value() == pytest.approx(sim.linear_cka(X[:100], Y[:100], debiased=True))
     with pytest.raises(ValueError, match="update"):

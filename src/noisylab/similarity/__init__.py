@@ -3,8 +3,9 @@ mutual k-NN and Information Imbalance, plus all-pairs comparison of an ensemble.
 
 Pure functions over numpy arrays or torch tensors ``(n, p)`` (rows = the same n inputs),
 usable without the rest of noisylab. Similarities (higher = more alike): ``linear_cka``,
-``rbf_cka``, ``MinibatchCKA``, ``cca``, ``svcca``, ``pwcca``, ``mutual_knn``. Distances
-(lower = more alike): ``procrustes_distance``, ``information_imbalance`` (asymmetric).
+``rbf_cka``, ``MinibatchCKA`` (and its functional twin ``minibatch_cka``), ``cca``,
+``svcca``, ``pwcca``, ``mutual_knn``. Distances (lower = more alike):
+``procrustes_distance``, ``information_imbalance`` (asymmetric).
 
 Example
 -------
@@ -17,7 +18,7 @@ Example
 """
 
 from .cca import canonical_correlations, cca, pwcca, svcca
-from .cka import MinibatchCKA, gram_cka, linear_cka, rbf_cka
+from .cka import MinibatchCKA, gram_cka, linear_cka, minibatch_cka, rbf_cka
 from .neighbours import information_imbalance, mutual_knn, procrustes, procrustes_distance
 from .pairwise import METRICS, PairwiseResult, pairwise
 
@@ -30,6 +31,7 @@ __all__ = [
     "gram_cka",
     "information_imbalance",
     "linear_cka",
+    "minibatch_cka",
     "mutual_knn",
     "pairwise",
     "procrustes",

@@ -18,6 +18,7 @@ Conventions chosen where the sources leave room:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Literal
 
 import torch
@@ -286,3 +287,23 @@ class MinibatchCKA:
         if self.batches == 0:
             raise ValueError("MinibatchCKA.value() needs at least one update(X_b, Y_b) first")
         return _ratio(self.xy, self.xx, self.yy)
+
+
+def minibatch_cka(batches: Iterable[tuple[ArrayLike, ArrayLike]], unbiased: bool = True) -> float:
+    """Minibatch linear CKA over an iterable of ``(X_b, Y_b)`` batches (a similarity).
+
+    The functional twin of :class:`MinibatchCKA`: feeds every batch to one accumulator and
+    returns its value (Nguyen, Raghu & Kornblith 2021, eq. 3). Batches are consumed lazily,
+    so a generator over a data loader never holds more than one batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((64, 4))
+    >>> round(minibatch_cka((X[i:i + 16], -X[i:i + 16]) for i in range(0, 64, 16)), 6)
+    1.0
+    """
+    acc = MinibatchCKA(unbiased=unbiased)
+    for X_b, Y_b in batches:
+        acc.update(X_b, Y_b)
+    return acc.value()
