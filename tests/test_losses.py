@@ -302,6 +302,55 @@ def test_functional_twins_match_modules(name, fn, params):
     )
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_every_registered_loss_has_a_functional_twin(name):
+    g = torch.Generator().manual_seed(19)
+    z = 3.0 * torch.randn(2, 8, 5, generator=g, dtype=torch.float64)  # (M, B, K)
+    y = torch.randint(0, 5, (2, 8), generator=g)  # (M, B)
+    fn = F.twin(name)
+    assert fn is getattr(F, name.replace("-", "_").replace("+", "_"))
+    params = dict(L.LOSSES.meta(name)["params"])
+    params.pop("delta", None)  # ANL-CE's L1 term is a parameter penalty, not a per-sample value
+    if name == "unhinged":
+        params["logit_norm"] = None
+    for red in ("none", "mean", "sum"):
+        module = L.get(name, reduction=red, **({"logit_norm": None} if name == "unhinged" else {}))
+        assert torch.allclose(fn(z, y, reduction=red, **params), module(z, y), atol=1e-12), red
+    soft = torch.softmax(torch.randn(2, 8, 5, generator=g, dtype=torch.float64), -1)
+    if name != "mse":
+        module = L.get(
+            name, reduction="none", **({"logit_norm": None} if name == "unhinged" else {})
+        )
+        assert torch.allclose(fn(z, soft, reduction="none", **params), module(z, soft), atol=1e-12)
+
+
+def test_twin_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown loss"):
+        F.twin("nope")
+
+
+def test_mse_twin_handles_regression_targets():
+    out = torch.randn(6, 1, dtype=torch.float64)
+    t = torch.randn(6, dtype=torch.float64)
+    expected = ((out[:, 0] - t) ** 2).mean()
+    assert torch.allclose(F.mse(out, t), expected)
+    assert torch.allclose(L.get("mse")(out, t), expected)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_symmetrize_gives_a_symmetric_loss_for_every_registered_loss(name):
+    g = torch.Generator().manual_seed(20)
+    z = 2.0 * torch.randn(2, 6, 7, generator=g, dtype=torch.float64)
+    params = {"logit_norm": None} if name == "unhinged" else {}
+    sym = L.symmetrize(name, reduction="none", **params)
+    assert torch.allclose(L.evaluate_all(sym, z).sum(-1), torch.zeros(2, 6).double(), atol=1e-9)
+    if L.LOSSES.meta(name)["symmetric"]:  # a symmetric loss only loses its constant
+        diff = raw(name)(z, torch.zeros(2, 6, dtype=torch.long)) - sym(
+            z, torch.zeros(2, 6, dtype=torch.long)
+        )
+        assert torch.allclose(diff, diff.flatten()[0].expand_as(diff), atol=1e-9)
+
+
 def test_logit_normalisation_bounds_unhinged_and_keeps_argmax():
     g = torch.Generator().manual_seed(18)
     z = 1e3 * torch.randn(2, 50, 10, generator=g)  # (M, B, K)

@@ -245,7 +245,63 @@ def alpha_mae_all(logits: torch.Tensor, alpha: float = 0.3) -> torch.Tensor:
     return (1.0 - torch.softmax(alpha * logits, dim=-1)) / alpha
 
 
+def sce_all(logits: torch.Tensor, alpha: float = 0.1, beta: float = 1.0) -> torch.Tensor:
+    """Symmetric CE (Wang et al. 2019, eq. 6): α CE + β RCE."""
+    return alpha * ce_all(logits) + beta * rce_all(logits)
+
+
+def nce_rce_all(logits: torch.Tensor, alpha: float = 1.0, beta: float = 1.0) -> torch.Tensor:
+    """APL (Ma et al. 2020, eq. 7): α NCE + β RCE."""
+    return alpha * nce_all(logits) + beta * rce_all(logits)
+
+
+def nce_mae_all(logits: torch.Tensor, alpha: float = 1.0, beta: float = 1.0) -> torch.Tensor:
+    """APL (Ma et al. 2020, eq. 7): α NCE + β MAE."""
+    return alpha * nce_all(logits) + beta * mae_all(logits)
+
+
+def nfl_rce_all(
+    logits: torch.Tensor, alpha: float = 1.0, beta: float = 1.0, gamma: float = 0.5
+) -> torch.Tensor:
+    """APL (Ma et al. 2020, eq. 7): α NFL_γ + β RCE."""
+    return alpha * nfl_all(logits, gamma) + beta * rce_all(logits)
+
+
+def nce_agce_all(
+    logits: torch.Tensor, alpha: float = 1.0, beta: float = 4.0, a: float = 6.0, q: float = 1.5
+) -> torch.Tensor:
+    """Zhou et al. 2021: α NCE + β AGCE_{a,q}."""
+    return alpha * nce_all(logits) + beta * agce_all(logits, a, q)
+
+
+def anl_ce_all(
+    logits: torch.Tensor, alpha: float = 5.0, beta: float = 5.0, min_prob: float = 1e-7
+) -> torch.Tensor:
+    """ANL-CE (Ye et al. 2023, eq. 10) without its δ‖θ‖₁ term: α NCE + β NNCE."""
+    return alpha * nce_all(logits) + beta * nnce_all(logits, min_prob)
+
+
 # ----------------------------------------------------------------------------- per sample
+
+
+def ce(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Functional twin of ``get("ce")``: −log p_y (soft targets: −Σ_k t_k log p_k)."""
+    return _finish(ce_all(check_logits(logits)), labels, reduction)
+
+
+def mse(outputs: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Functional twin of ``get("mse")``: Σ_k (f_k − t_k)² summed over the outputs.
+
+    ``targets`` are integer classes (…) (one-hot e_y), real targets shaped like the outputs
+    (…, K), or (…) for a single output (K = 1, regression).
+    """
+    if targets.dim() == outputs.dim() - 1:
+        if outputs.shape[-1] == 1:
+            targets = targets.unsqueeze(-1)
+        else:
+            targets = torch.nn.functional.one_hot(targets.long(), outputs.shape[-1])
+            targets = targets.to(outputs.dtype)
+    return reduce(((outputs - targets) ** 2).sum(-1), reduction)
 
 
 def mae(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -275,8 +331,7 @@ def sce(
     reduction: str = "mean",
 ) -> torch.Tensor:
     """Functional twin of ``get("sce")``: α CE + β RCE."""
-    logits = check_logits(logits)
-    return _finish(alpha * ce_all(logits) + beta * rce_all(logits), labels, reduction)
+    return _finish(sce_all(check_logits(logits), alpha, beta), labels, reduction)
 
 
 def nce(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -399,3 +454,74 @@ def alpha_mae(
 ) -> torch.Tensor:
     """Functional twin of ``get("alpha-mae")``."""
     return _finish(alpha_mae_all(check_logits(logits), alpha), labels, reduction)
+
+
+def nce_rce(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Functional twin of ``get("nce+rce")``."""
+    return _finish(nce_rce_all(check_logits(logits), alpha, beta), labels, reduction)
+
+
+def nce_mae(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Functional twin of ``get("nce+mae")``."""
+    return _finish(nce_mae_all(check_logits(logits), alpha, beta), labels, reduction)
+
+
+def nfl_rce(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    gamma: float = 0.5,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Functional twin of ``get("nfl+rce")``."""
+    return _finish(nfl_rce_all(check_logits(logits), alpha, beta, gamma), labels, reduction)
+
+
+def nce_agce(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float = 1.0,
+    beta: float = 4.0,
+    a: float = 6.0,
+    q: float = 1.5,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Functional twin of ``get("nce+agce")``."""
+    return _finish(nce_agce_all(check_logits(logits), alpha, beta, a, q), labels, reduction)
+
+
+def anl_ce(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float = 5.0,
+    beta: float = 5.0,
+    min_prob: float = 1e-7,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Functional twin of ``get("anl-ce")``: α NCE + β NNCE per sample.
+
+    The module's δ‖θ‖₁ term is a parameter penalty, not a per-sample value: add
+    ``get("anl-ce", delta=δ).regularizer(model.parameters())`` (or δ Σ|θ| yourself).
+    """
+    return _finish(anl_ce_all(check_logits(logits), alpha, beta, min_prob), labels, reduction)
+
+
+def twin(name: str):
+    """The functional twin of the loss registered as ``name`` (``"nce+rce"`` → :func:`nce_rce`)."""
+    from noisylab.losses._base import LOSSES
+
+    LOSSES.get(name)  # unknown names raise with the registered ones
+    return globals()[name.replace("-", "_").replace("+", "_")]

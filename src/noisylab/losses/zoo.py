@@ -41,14 +41,7 @@ def cross_entropy(
 
 def mse_loss(outputs: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Squared error summed over outputs: Σ_k (f_k − t_k)². Targets: (…, K) or (…) for K = 1."""
-    if targets.dim() == outputs.dim() - 1:
-        if outputs.shape[-1] == 1:
-            targets = targets.unsqueeze(-1)
-        else:
-            targets = torch.nn.functional.one_hot(targets.long(), outputs.shape[-1]).to(
-                outputs.dtype
-            )
-    return reduce(((outputs - targets) ** 2).sum(-1), reduction)
+    return F.mse(outputs, targets, reduction)
 
 
 # ----------------------------------------------------------------------------- classic
@@ -132,7 +125,7 @@ class SCE(Loss):
         self.beta = check_nonneg("beta", beta)
 
     def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.ce_all(logits) + self.beta * F.rce_all(logits)
+        return F.sce_all(logits, self.alpha, self.beta)
 
 
 @LOSSES.register("focal", params={"gamma": 2.0}, symmetric=False)
@@ -271,7 +264,7 @@ class NCEandRCE(_ActivePassive):
     """APL: α NCE + β RCE (CIFAR-10: α = β = 1)."""
 
     def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.nce_all(logits) + self.beta * F.rce_all(logits)
+        return F.nce_rce_all(logits, self.alpha, self.beta)
 
 
 @LOSSES.register("nce+mae", params={"alpha": 1.0, "beta": 1.0}, symmetric=True)
@@ -279,7 +272,7 @@ class NCEandMAE(_ActivePassive):
     """APL: α NCE + β MAE (CIFAR-10: α = β = 1)."""
 
     def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.nce_all(logits) + self.beta * F.mae_all(logits)
+        return F.nce_mae_all(logits, self.alpha, self.beta)
 
 
 @LOSSES.register("nfl+rce", params={"alpha": 1.0, "beta": 1.0, "gamma": 0.5}, symmetric=True)
@@ -293,7 +286,7 @@ class NFLandRCE(_ActivePassive):
         self.gamma = check_nonneg("gamma", gamma)
 
     def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.nfl_all(logits, self.gamma) + self.beta * F.rce_all(logits)
+        return F.nfl_rce_all(logits, self.alpha, self.beta, self.gamma)
 
 
 # ----------------------------------------------------------------------------- asymmetric (ALF)
@@ -360,7 +353,7 @@ class NCEandAGCE(Loss):
         self.q = check_positive("q", q)
 
     def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.nce_all(logits) + self.beta * F.agce_all(logits, self.a, self.q)
+        return F.nce_agce_all(logits, self.alpha, self.beta, self.a, self.q)
 
 
 # ----------------------------------------------------------------------------- ANL
@@ -411,4 +404,4 @@ class ANLCE(Loss):
         self.min_prob = check_positive("min_prob", min_prob, upper=1.0)
 
     def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.nce_all(logits) + self.beta * F.nnce_all(logits, self.min_prob)
+        return F.anl_ce_all(logits, self.alpha, self.beta, self.min_prob)
