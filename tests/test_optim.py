@@ -96,6 +96,29 @@ def test_rho_zero_reproduces_base_exactly(cls, base):
         assert torch.equal(p, q)
 
 
+@pytest.mark.parametrize("cls", [SAM, ASAM, VaSSO, FriendlySAM])
+def test_explicit_two_call_api_equals_step_with_closure(cls):
+    batches = _batches(2)
+    a, b = Stacked(2), Stacked(2)
+    group = lambda m: [{"params": list(m.parameters()), "ensemble": True}]  # noqa: E731
+    opt_a = cls(group(a), rho=0.2, lr=0.1, momentum=0.9)
+    opt_b = cls(group(b), rho=0.2, lr=0.1, momentum=0.9)
+    _train(a, opt_a, batches, 4)
+    for t in range(4):
+        x, y = batches[t % len(batches)]
+        opt_b.zero_grad()
+        _loss(b, x, y).backward()
+        opt_b.first_step(zero_grad=True)
+        _loss(b, x, y).backward()
+        opt_b.second_step(zero_grad=True)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    with pytest.raises(RuntimeError, match="twice"):
+        _loss(b, *batches[0]).backward()
+        opt_b.first_step()
+        opt_b.first_step()
+
+
 def test_vasso_theta_one_is_sam_exactly():
     batches = _batches(2)
     a, b = Stacked(2), Stacked(2)
