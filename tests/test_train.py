@@ -157,8 +157,10 @@ def test_divergence_freezes_one_member_and_leaves_the_others_exact():
     kw = dict(optimizer="sgd", lr=0.05, epochs=4, batch_size=20, schedule="constant")
     reg = {"in_features": 5, "out_features": 1, "width": 8, "depth": 1}
     ens = build("mlp", 3, seed=[0, 1, 2], **reg)
-    with pytest.warns(DivergenceWarning, match=r"member 1 diverged at epoch 1 \(loss="):
+    with pytest.warns(DivergenceWarning, match=r"member 1 diverged at epoch 1 \(loss=") as rec:
         h = fit(ens, ds, targets, seed=[0, 1, 2], **kw)
+    # one warning, attributed to the caller of fit (not to torch's optimiser internals)
+    assert [w.filename for w in rec if w.category is DivergenceWarning] == [__file__]
     assert list(h.diverged) == [1] and h.diverged[1][0] == 1
     assert not math.isfinite(h.diverged[1][1]) or h.diverged[1][1] > 1e30
     assert h.warnings == [f"member 1 diverged at epoch 1 (loss={h.diverged[1][1]})"]
@@ -207,6 +209,40 @@ def test_checkpoint_resume_gives_identical_history(tmp_path):
     assert torch.load(path, weights_only=True)["epoch"] == 6
     with pytest.raises(ValueError, match="belongs to a different run"):
         fit(build("mlp", 2, seed=0, **MLP), ds, labels, checkpoint=path, **{**kw, "lr": 0.1})
+    # another noise realisation, loss parameter or clipping is another run too
+    other = labels.clone()
+    other[0, 0] = (other[0, 0] + 1) % 3
+    for changed in (
+        {"labels": other},
+        {"loss": "gce", "loss_params": {"q": 0.5}},
+        {"clip_grad": 1.0},
+        {"optimizer_params": {"betas": (0.8, 0.99)}},
+    ):
+        args = {**kw, "labels": labels, **changed}
+        with pytest.raises(ValueError, match="belongs to a different run"):
+            fit(build("mlp", 2, seed=0, **MLP), ds, checkpoint=path, **args)
+
+
+def test_progress_bar_only_on_a_terminal(capsys, monkeypatch):
+    ds = _toy(n=64)
+    kw = dict(epochs=2, batch_size=None)
+    fit(build("mlp", 1, **MLP), ds, **kw)  # progress=None: stderr is captured, not a TTY
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    import noisylab.train.engine as engine
+
+    shown = []
+    real = engine._progress
+
+    def spy(progress):
+        bar = real(progress)
+        shown.append(bar is not None)
+        return bar
+
+    monkeypatch.setattr(engine, "_progress", spy)
+    fit(build("mlp", 1, **MLP), ds, **kw)
+    fit(build("mlp", 1, **MLP), ds, progress=False, **kw)
+    assert shown == [True, False]
 
 
 def test_callbacks_see_each_evaluation_and_can_log():

@@ -11,6 +11,7 @@ computed per member.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import os
 import sys
@@ -147,6 +148,7 @@ class _Run:
     frozen: dict[int, list[torch.Tensor]]
     hist: History
     epoch_loss: torch.Tensor  # (M,) float64
+    news: list[str]  # divergence messages not yet warned about
 
 
 def fit(
@@ -347,12 +349,27 @@ def fit(
         frozen={},
         hist=History(members=m, task=task),
         epoch_loss=torch.zeros(m, dtype=torch.float64, device=dev),
-    )
-    fingerprint = _fingerprint(
-        model, data, m, epochs, bs, optimizer, lr, weight_decay, schedule, seeds, loss
+        news=[],
     )
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    fingerprint = ""
+    if ckpt_path is not None:
+        fingerprint = _fingerprint(
+            model,
+            data,
+            run,
+            epochs=epochs,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            optimizer_params=optimizer_params,
+            schedule=schedule,
+            schedule_params=schedule_params,
+            seeds=seeds,
+            loss=loss,
+            loss_params=loss_params,
+        )
     if ckpt_path is not None and ckpt_path.exists():
         start = _load(ckpt_path, run, sched, gens, fingerprint)
     every = checkpoint_every or eval_every
@@ -371,8 +388,10 @@ def fit(
                 idx = perm[:, j * bs : (j + 1) * bs]  # (M, b)
                 _step(run, idx, epoch)
                 sched.step()
+                _warn(run)
             if epoch % eval_every == 0 or epoch == epochs:
                 values = _evaluate(run, epoch)
+                _warn(run)
                 run.hist.append(epoch, values)
                 for cb in callbacks:
                     cb(epoch, model, run.hist)
@@ -440,6 +459,13 @@ def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
         run.epoch_loss += torch.nan_to_num(first[0].double()) * idx.shape[1]
 
 
+def _warn(run: _Run) -> None:
+    """Issue the pending divergence warnings, attributed to the caller of ``fit``."""
+    for msg in run.news:
+        warnings.warn(msg, DivergenceWarning, stacklevel=3)
+    run.news.clear()
+
+
 def _clip(params: Sequence[torch.Tensor], m: int, max_norm: float) -> None:
     """Scale each member's gradient to L2 norm ≤ ``max_norm`` (norm over its own slices)."""
     sq = None
@@ -464,7 +490,7 @@ def _diverge(run: _Run, epoch: int, values: torch.Tensor, finite: torch.Tensor) 
         run.hist.diverged[mem] = (epoch, val)
         msg = f"member {mem} diverged at epoch {epoch} (loss={val})"
         run.hist.warnings.append(msg)
-        warnings.warn(msg, DivergenceWarning, stacklevel=4)
+        run.news.append(msg)  # warned by fit itself, outside the optimiser's step
 
 
 @torch.no_grad()
@@ -578,25 +604,48 @@ def _progress(progress: bool | None):
     )
 
 
-def _fingerprint(
-    model: nn.Module,
-    data: Dataset,
-    m: int,
-    epochs: int,
-    bs: int,
-    optimizer: str,
-    lr: float,
-    wd: float,
-    schedule: Any,
-    seeds: list[int],
-    loss: Any,
-) -> str:
+def _digest(t: torch.Tensor | None) -> str:
+    """A short content hash of a tensor (shape, dtype and values)."""
+    if t is None:
+        return "none"
+    a = t.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{tuple(a.shape)}{a.dtype}".encode())
+    h.update(a.view(torch.uint8).numpy().tobytes() if a.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def _name(obj: Any) -> Any:
+    if obj is None or isinstance(obj, str):
+        return obj
+    return getattr(obj, "__name__", type(obj).__name__)
+
+
+def _fingerprint(model: nn.Module, data: Dataset, run: _Run, **settings: Any) -> str:
+    """What a checkpoint must match to be resumed: model shapes, data, labels and settings.
+
+    The training labels, the noisy mask and the data are hashed, so a checkpoint of one
+    noise realisation is never resumed with another.
+    """
     shapes = [tuple(p.shape) for p in model.parameters()]
-    sched = schedule if isinstance(schedule, str) else getattr(schedule, "__name__", "callable")
-    loss_name = loss if isinstance(loss, str | None) else type(loss).__name__
-    parts = [type(model).__name__, shapes, data.name, data.n_train, m, epochs, bs, optimizer]
-    parts += [float(lr), float(wd), sched, seeds, loss_name]
-    return repr(parts)
+    parts: dict[str, Any] = {
+        "model": type(model).__name__,
+        "shapes": shapes,
+        "data": [data.name, data.n_train, _digest(run.x_train), _digest(run.y_true)],
+        "labels": _digest(run.y),
+        "noisy": _digest(run.noisy),
+        "members": run.m,
+        "batch_size": run.bs,
+        "clip_grad": run.clip,
+    }
+    for key, value in settings.items():
+        if key in ("loss", "schedule"):
+            value = _name(value)
+        elif isinstance(value, Mapping):
+            value = sorted((str(k), repr(v)) for k, v in value.items())
+        elif isinstance(value, float | int) and not isinstance(value, bool):
+            value = float(value)
+        parts[key] = value
+    return repr(sorted(parts.items()))
 
 
 def _save(
