@@ -70,7 +70,13 @@ def test_sweep_bad_grid_key_is_one_line_exit_2(env, cli, capsys, tmp_path):
     assert "--jobs must be >= 0 (0 = one per CPU core), got -1" in capsys.readouterr().err
     assert cli("sweep", "missing.yaml") == 2
     assert "sweep file 'missing.yaml' not found" in capsys.readouterr().err
+    (tmp_path / "nostudy.yaml").write_text("study: nosuch\n")
+    assert cli("sweep", "nostudy.yaml") == 2
+    assert "unknown study 'nosuch'" in capsys.readouterr().err
+    assert cli("sweep", "sweep.yaml", "--executor", "dask") == 2
+    assert "unknown executor 'dask'; expected one of local, ray" in capsys.readouterr().err
     assert env() == []
+    assert not (tmp_path / "results").exists()  # bad input creates no results store
 
 
 def test_sweep_with_failing_unit_exits_1_and_keeps_the_rest(env, cli, capsys, tmp_path):

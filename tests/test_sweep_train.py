@@ -2,7 +2,9 @@
 
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from noisylab.sweep import execute, open_store, run_id
 from noisylab.sweep.spec import SweepSpec, plan, run_sweep
@@ -48,3 +50,79 @@ def test_train_sweep_stores_per_epoch_metrics(tmp_path):
     again = execute("train", units(cfg), store=store, progress=False)
     assert again == [result]
     assert store.get(rid)["started"] == run["started"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("noise", "symmetric:1.5", r"noise rate must be in \[0, 1\), got 1.5"),
+        ("noise", "sideways:0.2", "cannot parse noise spec 'sideways:0.2'"),
+        ("data", "imagenet", "unknown dataset 'imagenet'; known: .*digits"),
+        ("loss", "nope", "unknown loss 'nope'; known: .*gce"),
+        ("optimizer", "nope", "unknown optimizer 'nope'; known: .*adam"),
+        ("model", "resnet", "unknown model 'resnet'; known: .*mlp"),
+        ("schedule", "warm", "unknown schedule 'warm'; known: .*cosine"),
+        ("members", 0, "members must be >= 1, got 0"),
+        ("batch_size", -1, "batch_size must be >= 0, got -1"),
+    ],
+)
+def test_train_config_rejects_bad_values_before_anything_runs(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        Config.preset("tiny", **{field: value})
+    spec = SweepSpec.from_dict({"study": "train", "preset": "tiny", "grid": {field: [value]}})
+    with pytest.raises(ValueError, match=message):
+        plan(spec)
+
+
+def test_train_config_grids_over_every_engine_option(monkeypatch):
+    """Options beyond the CLI's basics (schedule, clipping, loss params) reach fit()."""
+    import noisylab.train
+    from noisylab.sweep.train_study import train_ensemble
+
+    seen = {}
+    real = noisylab.train.fit
+
+    def spy(model, data, labels, **kw):
+        seen.update(kw, labels=labels, members=model.members)
+        return real(model, data, labels, **kw)
+
+    monkeypatch.setattr(noisylab.train, "fit", spy)
+    cfg = Config.preset(
+        "tiny",
+        noise="pair:next:0.2",
+        loss="gce",
+        loss_params={"q": 0.5},
+        optimizer="sgd",
+        optimizer_params={"momentum": 0.0},
+        weight_decay=0.01,
+        schedule="constant",
+        clip_grad=1e-3,
+        epochs=2,
+        eval_every=2,
+        batch_size=0,
+        seed=5,
+    )
+    t = train_ensemble(cfg)
+    assert t.history.epochs == [2] and t.realized_rate.shape == (2,)
+    expected = {
+        "loss": "gce",
+        "loss_params": {"q": 0.5},
+        "optimizer": "sgd",
+        "optimizer_params": {"momentum": 0.0},
+        "weight_decay": 0.01,
+        "schedule": "constant",
+        "clip_grad": 1e-3,
+        "epochs": 2,
+        "eval_every": 2,
+        "batch_size": None,  # 0 = full batch
+        "seed": [5, 6],
+        "members": 2,
+    }
+    assert {k: seen[k] for k in expected} == expected
+    # member i's labels are the noise realisation of seed 5 + i
+    from noisylab import noise
+
+    y = t.data.y_train.numpy()
+    for i in range(2):
+        ref = noise.corrupt_labels(y, 10, "pair:next", 0.2, seed=5 + i).labels
+        np.testing.assert_array_equal(seen["labels"][i], ref)

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -71,3 +72,53 @@ def test_param_parsing_and_model_kwargs():
     assert model_kwargs("cnn1d", (40,), 10, 128, 2) == {"length": 40, "out_features": 10}
     assert model_kwargs("cnn2d", (784,), 10, 64, 2)["image_size"] == 28
     assert model_kwargs("mlp", (8, 8), 10, 32, 1)["in_features"] == 64
+
+
+def test_train_cli_reports_divergence_in_one_line_per_member(cli, capsys):
+    """SGD at lr = 1e30 overflows at once: each member is named with its epoch, no NaNs."""
+    args = ["--data", "digits", "--optimizer", "sgd", "--lr", "1e30", "--schedule", "constant"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = cli("train", *args, "--epochs", "2", "--members", "2", "--n-train", "200")
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert err == "" and not caught  # no Python warning text (file:line ...), no traceback
+    text = " ".join(out.split())
+    for m in (0, 1):
+        assert f"warning: member {m} diverged at epoch 1 (loss=nan)" in text
+    assert "nan" not in text.replace("(loss=nan)", "")  # accuracies show as "—", not NaN
+    assert "diverged at epoch 1" in text.split("mean ± std")[0]  # in the table's note column
+
+
+def test_train_cli_options_reach_the_engine(cli, capsys, tmp_path, monkeypatch):
+    """Every training option lands in the config of the shared code path."""
+    import noisylab.sweep.train_study as ts
+
+    seen = {}
+    real = ts.train_ensemble
+
+    def spy(cfg, **kw):
+        seen["cfg"], seen["kw"] = cfg, kw
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(ts, "train_ensemble", spy)
+    ckpt = tmp_path / "c.pt"
+    code = cli(
+        *("train", "--data", "digits", "--noise", "pair:next:0.3", "--loss", "gce"),
+        *("--loss-param", "q=0.5", "--optimizer", "sgd", "--opt-param", "momentum=0.5"),
+        *("--weight-decay", "0.01", "--schedule", "step", "--clip-grad", "2.5"),
+        *("--epochs", "2", "--members", "2", "--width", "16", "--depth", "1"),
+        *("--batch-size", "0", "--n-train", "100", "--seed", "3", "--eval-every", "2"),
+        *("--checkpoint", str(ckpt)),
+    )
+    assert code == 0, capsys.readouterr().err
+    cfg = seen["cfg"]
+    assert (cfg.noise, cfg.loss, cfg.loss_params) == ("pair:next:0.3", "gce", {"q": 0.5})
+    assert (cfg.optimizer, cfg.optimizer_params) == ("sgd", {"momentum": 0.5})
+    assert (cfg.weight_decay, cfg.schedule, cfg.clip_grad) == (0.01, "step", 2.5)
+    assert (cfg.epochs, cfg.members, cfg.width, cfg.depth) == (2, 2, 16, 1)
+    assert (cfg.batch_size, cfg.n_train, cfg.seed, cfg.eval_every) == (0, 100, 3, 2)
+    assert seen["kw"]["checkpoint"] == ckpt and ckpt.is_file()
+    # 100 stratified samples = 10 per class; exact pair noise flips 3 of each: rate 0.300
+    rows = re.findall(r"│\s+(\d+)\s+│\s+(0\.\d+)\s+│", capsys.readouterr().out)
+    assert rows == [("0", "0.300"), ("1", "0.300")]

@@ -30,12 +30,16 @@ def sweep(
     Finished units are read from the store, so rerunning a killed sweep resumes it.
     """
     from noisylab.sweep import SweepError, open_store
-    from noisylab.sweep.spec import load_spec, run_sweep
+    from noisylab.sweep.executors import EXECUTORS
+    from noisylab.sweep.spec import load_spec, plan, run_sweep
 
     if jobs < 0:
         raise ValueError(f"--jobs must be >= 0 (0 = one per CPU core), got {jobs}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
     jobs = jobs or (os.cpu_count() or 1)
     spec = load_spec(config)
+    points = plan(spec)  # every grid point validated before the store is created
     out = out or Path("runs") / f"sweep-{config.stem}"
     db = open_store(store)
     command = "noisylab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -49,6 +53,7 @@ def sweep(
             address=address,
             progress=progress,
             command=command,
+            points=points,
         )
     except SweepError as exc:
         hint = f" (see `noisylab results list --status failed --store {store}`)"

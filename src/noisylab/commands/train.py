@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from noisylab.sweep.train_study import model_kwargs
+
+__all__ = ["model_kwargs", "parse_params", "parse_value", "train"]
 
 console = Console()
 
@@ -52,54 +57,6 @@ def parse_params(items: list[str], option: str) -> dict[str, Any]:
             raise ValueError(f"{option} expects KEY=VALUE, got {item!r}")
         out[key.strip()] = parse_value(raw)
     return out
-
-
-def model_kwargs(name: str, feature_shape: tuple[int, ...], outputs: int, width: int, depth: int):
-    """Constructor arguments of model ``name`` for data of ``feature_shape`` and ``outputs``."""
-    n_in = int(np.prod(feature_shape)) if feature_shape else 1
-    if name == "mlp":
-        return {
-            "in_features": n_in,
-            "out_features": outputs,
-            "width": width,
-            "depth": depth,
-            "input_shape": feature_shape,
-        }
-    if name == "linear2":
-        if len(feature_shape) != 1:
-            raise ValueError(f"linear2 needs vector inputs, the data has shape {feature_shape}")
-        return {"in_features": n_in, "out_features": outputs, "width": width}
-    if name == "cnn1d":
-        if len(feature_shape) == 1:
-            return {"length": feature_shape[0], "out_features": outputs}
-        if len(feature_shape) == 2:
-            return {
-                "in_channels": feature_shape[0],
-                "length": feature_shape[1],
-                "out_features": outputs,
-            }
-        raise ValueError(f"cnn1d needs (L,) or (C, L) inputs, the data has shape {feature_shape}")
-    if name == "cnn2d":
-        if len(feature_shape) == 3:
-            c, h, w = feature_shape
-            return {
-                "in_channels": c,
-                "image_size": (h, w),
-                "out_features": outputs,
-                "hidden": width,
-            }
-        if len(feature_shape) == 2:
-            return {
-                "in_channels": 1,
-                "image_size": feature_shape,
-                "out_features": outputs,
-                "hidden": width,
-            }
-        side = math.isqrt(n_in)
-        if side * side == n_in:
-            return {"in_channels": 1, "image_size": side, "out_features": outputs, "hidden": width}
-        raise ValueError(f"cnn2d needs image inputs, the data has shape {feature_shape}")
-    return {"in_features": n_in, "out_features": outputs}
 
 
 def _fmt(v: float) -> str:
@@ -139,14 +96,19 @@ def train(
     checkpoint: Path = typer.Option(None, help="Checkpoint file: save and resume the run."),
     save_history: Path = typer.Option(None, help="Write the training history as JSON here."),
 ) -> None:
-    """Train an ensemble under label noise; print per-member best/last clean test accuracy."""
+    """Train an ensemble under label noise; print per-member best/last clean test accuracy.
+
+    One run of the ``train`` pseudo-study (``noisylab sweep`` grids over the same options).
+    """
     from noisylab import data as data_mod
     from noisylab import losses, optim
     from noisylab import noise as noise_mod
-    from noisylab.nn import MODELS, build
-    from noisylab.train import fit
+    from noisylab.nn import MODELS
+    from noisylab.sweep.train_study import Config, train_ensemble
+    from noisylab.train import DivergenceWarning
 
-    # validate names up front so that typos fail before any data loads
+    # validate names up front so that typos fail before any data loads, with plain messages
+    data_mod.DATASETS.get(data)
     losses.LOSSES.get(loss)
     optim.OPTIMIZERS.get(optimizer)
     MODELS.get(model)
@@ -155,54 +117,37 @@ def train(
     loss_params = parse_params(loss_param, "--loss-param")
     opt_params = parse_params(opt_param, "--opt-param")
     noise_spec = noise.strip()
-    kind, rate = noise_mod.parse_spec(noise_spec)
-    ds = data_mod.load(data, seed=seed, n_train=n_train)
-    seeds = [seed + i for i in range(members)]
-    labels = None
-    noisy_mask = None
-    realised = np.zeros(members)
-    if ds.task == "classification":
-        assert ds.num_classes is not None
-        features = ds.x_train.numpy() if kind == "instance" else None
-        mn = noise_mod.corrupt_members(
-            ds.y_train.numpy(), ds.num_classes, kind, rate, seeds, features=features
-        )
-        labels, noisy_mask, realised = mn.labels, mn.is_noisy, np.asarray(mn.realized_rate)
-    elif kind != "none":
-        raise ValueError(
-            f"--noise {noise_spec!r}: label noise needs a classification dataset; "
-            f"{data!r} is a regression dataset (use --noise none)"
-        )
+    noise_mod.parse_spec(noise_spec)
     if rho is not None:
         opt_params["rho"] = rho
     if theta is not None:
         opt_params["theta"] = theta
-    net = build(
-        model,
-        members=members,
-        seed=seeds,
-        **model_kwargs(model, tuple(ds.feature_shape), ds.num_outputs, width, depth),
-    )
-    hist = fit(
-        net,
-        ds,
-        labels,
-        loss=loss if ds.task == "classification" or loss != "ce" else None,
+    cfg = Config(
+        data=data,
+        noise=noise_spec,
+        loss=loss,
         loss_params=loss_params,
         optimizer=optimizer,
+        optimizer_params=opt_params,
         lr=lr,
         weight_decay=weight_decay,
-        optimizer_params=opt_params,
         schedule=schedule,
         epochs=epochs,
-        batch_size=batch_size or None,
+        members=members,
+        model=model,
+        width=width,
+        depth=depth,
+        batch_size=batch_size,
         clip_grad=clip_grad,
-        seed=seeds,
         eval_every=eval_every,
-        noisy_mask=noisy_mask,
+        n_train=n_train,
+        seed=seed,
         device=device,
-        checkpoint=checkpoint,
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)  # printed below, one line each
+        trained = train_ensemble(cfg, checkpoint=checkpoint, progress=None)
+    ds, hist, realised = trained.data, trained.history, trained.realized_rate
     for msg in hist.warnings:
         console.print(f"[yellow]warning:[/yellow] {msg}", highlight=False)
     metric = "test/acc" if ds.task == "classification" else "test/mse"

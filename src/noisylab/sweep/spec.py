@@ -174,8 +174,11 @@ def run_sweep(
     address: str | None = None,
     progress: bool = True,
     command: str | None = None,
+    points: list[Point] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every point of ``spec`` (units cached in ``store``) and analyse each into ``out``.
+
+    ``points`` may pass in ``plan(spec)`` when the caller validated the spec already.
 
     Returns
     -------
@@ -189,7 +192,8 @@ def run_sweep(
     from . import execute
 
     out = Path(out)
-    points = plan(spec)
+    if points is None:
+        points = plan(spec)
     all_units = [u for p in points for u in p.units]
     results = execute(
         spec.study,
