@@ -1,37 +1,99 @@
 """The CLI shell: help, registries, and one-line errors with exit code 2."""
 
+import os
 import subprocess
 import sys
 
+import pytest
+
 
 def _noisylab(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    env.pop("NOISYLAB_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-m", "noisylab.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "noisylab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
-def test_help_lists_commands():
+def _names(table_text: str) -> list[str]:
+    """First-column cells of the body rows of a rich table (the header uses ┃)."""
+    out = []
+    for line in table_text.splitlines():
+        if line.startswith("│"):
+            cell = line.split("│")[1].strip()
+            if cell:
+                out.append(cell)
+    return out
+
+
+def test_help_lists_every_command():
     r = _noisylab("--help")
-    assert r.returncode == 0
-    assert "run" in r.stdout and "list" in r.stdout
+    assert r.returncode == 0, r.stderr
+    for command in ("list", "noise", "train", "run", "sweep", "results", "reproduce", "report"):
+        assert f"│ {command} " in r.stdout, command
+    r = _noisylab()  # no arguments: the help, not an error
+    assert "Usage" in r.stdout + r.stderr and "Traceback" not in r.stderr
 
 
 def test_unknown_study_is_one_red_line_exit_2():
     r = _noisylab("run", "no-such-study", "--no-store")
     assert r.returncode == 2
-    assert "unknown study 'no-such-study'" in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "unknown study 'no-such-study'" in lines[0]
     assert "Traceback" not in r.stderr
 
 
-def test_list_losses_shows_registry():
-    r = _noisylab("list", "losses")
-    assert r.returncode == 0
-    assert "ce" in r.stdout
+@pytest.mark.parametrize(
+    ("what", "registry"),
+    [
+        ("datasets", "noisylab.data:DATASETS"),
+        ("noise", "noisylab.noise:NOISE_KINDS"),
+        ("losses", "noisylab.losses:LOSSES"),
+        ("optimizers", "noisylab.optim:OPTIMIZERS"),
+        ("models", "noisylab.nn:MODELS"),
+    ],
+)
+def test_list_shows_every_registered_name(cli, capsys, monkeypatch, what, registry):
+    import importlib
+
+    from rich.console import Console
+
+    import noisylab.commands.listing as listing
+
+    monkeypatch.setattr(listing, "console", Console(width=200, file=sys.stdout))
+    module, attr = registry.split(":")
+    names = list(getattr(importlib.import_module(module), attr))
+    assert cli("list", what) == 0
+    shown = _names(capsys.readouterr().out)
+    assert shown == names
+
+
+def test_list_datasets_and_noise_name_what_they_are(cli, capsys, monkeypatch):
+    from rich.console import Console
+
+    import noisylab.commands.listing as listing
+
+    monkeypatch.setattr(listing, "console", Console(width=200, file=sys.stdout))
+    assert cli("list", "datasets") == 0
+    out = capsys.readouterr().out
+    assert "MNIST-1D, generated" in out and "safe unpickler" in out
+    assert cli("list", "noise") == 0
+    out = capsys.readouterr().out
+    assert "realised rate = rate·(K−1)/K" in out and "next fine class within its true" in out
+
+
+def test_unknown_list_is_one_line_exit_2(cli, capsys):
+    assert cli("list", "planets") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "unknown list 'planets'; expected one of: datasets, noise, losses" in err[0]
 
 
 def test_registry_unknown_name_lists_known():
-    import pytest
-
     from noisylab.registry import Registry
 
     reg = Registry("thing")
