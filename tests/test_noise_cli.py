@@ -14,8 +14,8 @@ from noisylab.noise import corrupt_labels
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "120", "NOISYLAB_DEBUG": ""}
-    env.pop("NOISYLAB_DEBUG")
+    env = {**os.environ, "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
+    env.pop("NOISYLAB_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "noisylab.cli", "noise", "apply", *args],
         cwd=cwd,

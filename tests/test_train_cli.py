@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def test_train_cli_runs_end_to_end(tmp_path):
         "--save-history",
         str(hist_path),
     ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # robust on a shared, oversubscribed machine
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "best test acc" in out and "mean ± std" in out
