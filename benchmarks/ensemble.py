@@ -9,7 +9,8 @@ for a fixed number of steps at widths 32 … 512, three ways in one run:
 * vmap       – ``stack_module_state`` + ``vmap(functional_call)`` with one Adam.
 
 The explicit ``stacked`` and ``loop`` strategies are timed too (they justify the ``auto``
-threshold). Methods are interleaved and the minimum over repetitions is kept, which damps
+threshold), and so is ``noisylab.train.fit`` end to end for the same number of steps
+(``fit_s``: its per-step bookkeeping plus one evaluation after the epoch). Methods are interleaved and the minimum over repetitions is kept, which damps
 the noise of other processes on a shared machine; ratios measured in one run are the
 figures to read, absolute times vary with load. Also compares ``F.cross_entropy`` with
 ``logsumexp − gather`` (forward + backward).
@@ -85,6 +86,31 @@ def engine_runner(width: int, strategy: str, x, y, idx) -> Callable[[], None]:
                 return loss
 
             opt.step(closure)
+
+    return run
+
+
+def fit_runner(width: int, x, y, idx) -> Callable[[], None]:
+    """``noisylab.train.fit`` itself: one epoch of ``steps`` full minibatches per member.
+
+    Includes everything ``fit`` adds to the bare step (label checks, divergence guard,
+    epoch-loss bookkeeping, schedule) and its one evaluation after the epoch, on the
+    ``steps · B`` training rows and a one-row test set.
+    """
+    from noisylab.data import Dataset
+    from noisylab.train import fit
+
+    steps = idx.shape[0]
+    n = steps * BATCH
+    ds = Dataset("bench", x[:n].clone(), y[:n].clone(), x[:1].clone(), y[:1].clone(), OUT)
+    model = build(
+        "mlp", MEMBERS, seed=0, in_features=IN, out_features=OUT, width=width, depth=DEPTH,
+        strategy=resolve_strategy("auto", width),
+    )  # fmt: skip
+
+    def run() -> None:
+        fit(model, ds, optimizer="adam", lr=1e-3, epochs=1, batch_size=BATCH,
+            schedule="constant", progress=False)  # fmt: skip
 
     return run
 
@@ -232,6 +258,7 @@ def main() -> None:
                 "loop": engine_runner(width, "loop", x, y, idx),
                 "sequential": sequential_runner(width, x, y, idx),
                 "vmap": vmap_runner(width, x, y, idx),
+                "fit": fit_runner(width, x, y, idx),
             },
             reps,
         )
@@ -248,6 +275,8 @@ def main() -> None:
                 "loop_s": t["loop"],
                 "sequential_s": t["sequential"],
                 "vmap_s": t["vmap"],
+                "fit_s": t["fit"],
+                "fit_speedup_vs_sequential": t["sequential"] / t["fit"],
                 "speedup_vs_sequential": t["sequential"] / engine,
                 "speedup_vs_vmap": t["vmap"] / engine,
                 "stacked_over_loop": t["loop"] / t["stacked"],
@@ -273,7 +302,8 @@ def main() -> None:
         f"M={MEMBERS} MLPs {IN}→w→w→{OUT}, batch {BATCH}, Adam, {steps} steps, "
         f"best of {reps}, {args.clock} clock"
     )
-    head = ("width", "auto", "engine s", "seq s", "vmap s", "×seq", "×vmap", "stk/loop", "GFLOP/s")
+    head = ("width", "auto", "engine s", "seq s", "vmap s", "fit s", "×seq", "×vmap", "fit×seq")
+    head += ("stk/loop", "GFLOP/s")
     print("  ".join(f"{h:>9}" for h in head))
     for r in rows:
         cells = [
@@ -282,8 +312,10 @@ def main() -> None:
             f"{r['engine_s']:.3f}",
             f"{r['sequential_s']:.3f}",
             f"{r['vmap_s']:.3f}",
+            f"{r['fit_s']:.3f}",
             f"{r['speedup_vs_sequential']:.2f}",
             f"{r['speedup_vs_vmap']:.2f}",
+            f"{r['fit_speedup_vs_sequential']:.2f}",
             f"{r['stacked_over_loop']:.2f}",
             f"{r['engine_gflops']:.1f}",
         ]
