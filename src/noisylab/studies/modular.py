@@ -58,7 +58,7 @@ class Config(StudyConfig):
             "p": 47,
             "activation": "square",
             "widths": [129, 257, 513, 1025],
-            "noise_rates": [0.0, 0.4, 0.8],
+            "noise_rates": [0.0, 0.2, 0.4, 0.6, 0.8],
             "epochs": 600,
             "eval_every": 5,
         },
@@ -637,7 +637,7 @@ def _figures(
         ax.set_xlabel("epoch")
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel("accuracy")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(fig_dir / "learning_curves.png", dpi=110)
     plt.close(fig)
@@ -659,7 +659,7 @@ def _figures(
         ax.set_title(f"test accuracy, noise {a:.0%}")
         ax.set_xlabel("width")
         ax.set_ylim(-0.02, 1.02)
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="center right")
     fig.tight_layout()
     fig.savefig(fig_dir / "accuracy_vs_width.png", dpi=110)
     plt.close(fig)
@@ -677,7 +677,7 @@ def _figures(
         axes[1][j].bar(edges[:-1], m["ipr_hist"], width=1 / IPR_BINS, align="edge")
         axes[1][j].set_title(f"neuron IPR, noise {a:.0%}")
         axes[1][j].set_xlabel("IPR (1 = one frequency)")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(fig_dir / "spectra_ipr.png", dpi=110)
     plt.close(fig)
@@ -695,7 +695,7 @@ def _figures(
             ax.set_title(f"noise {a:.0%}: prune {word} periodic first", fontsize=9)
             ax.set_xlabel("neurons removed")
             ax.set_ylim(-0.02, 1.02)
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="center right")
     fig.tight_layout()
     fig.savefig(fig_dir / "pruning_curves.png", dpi=110)
     plt.close(fig)
