@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 console = Console()
+err = Console(stderr=True)
 DEFAULT_STORE = Path("results/noisylab.sqlite")
 
 
@@ -26,35 +27,30 @@ def reproduce(
 ) -> None:
     """Run every study (cached in the store) and write report/index.html and report/README.md."""
     from noisylab import report, studies, sweep
-    from noisylab.studies import runner
 
     names = list(only) or studies.available()
-    for n in names:
-        studies.get(n)  # validates names before any work
+    configs = {}
+    for n in names:  # validate every name, preset and override before any work
+        config = studies.get(n).Config.preset(preset)
+        configs[n] = studies.apply_sets(config, [f"device={device}"]) if device else config
     jobs = jobs or (os.cpu_count() or 1)
     db = sweep.open_store(store)
     t0 = time.perf_counter()
+    failed: dict[str, str] = {}
     for i, name in enumerate(names, 1):
-        mod = studies.get(name)
-        config = mod.Config.preset(preset)
-        if device:
-            config = studies.apply_sets(config, [f"device={device}"])
+        mod, config = studies.get(name), configs[name]
         units = mod.units(config)
         console.rule(f"[bold][{i}/{len(names)}] {name}[/bold] ({preset}, {len(units)} runs)")
         t1 = time.perf_counter()
         command = f"noisylab run {name} --preset {shlex.quote(preset)}" + (
-            f" --set device={device}" if device else ""
+            f" --set device={shlex.quote(device)}" if device else ""
         )
-        runner.run(
-            name,
-            config,
-            out / name,
-            store=db,
-            executor=executor,
-            jobs=jobs,
-            address=address,
-            command=command,
-        )
+        try:
+            sweep.execute(name, units, store=db, executor=executor, jobs=jobs, address=address)
+        except sweep.SweepError as exc:  # the other studies still run; the report says so
+            failed[name] = " ".join(str(exc).split())
+            console.print(f"[red]{name}: {failed[name]}[/red]", highlight=False)
+            continue
         report.record(
             store,
             name,
@@ -63,10 +59,12 @@ def reproduce(
             [sweep.run_id(name, u) for u in units],
             command=command,
         )
-        console.print(f"{name}: done in {time.perf_counter() - t1:.0f} s")
-    index = report.build(store, out)
-    _summary(out)
+        console.print(f"{name}: {len(units)} runs in {time.perf_counter() - t1:.0f} s")
+    console.rule("[bold]report[/bold]")
+    index = report.build(store, out)  # analyses each study once, from the store
+    broken = _summary(out)
     console.print(f"report: {index.resolve()}  ({time.perf_counter() - t0:.0f} s in all)")
+    _fail_if(failed, broken, out)
 
 
 def report_(
@@ -77,17 +75,37 @@ def report_(
     from noisylab import report
 
     index = report.build(store, out)
-    _summary(out)
+    broken = _summary(out)
     console.print(f"report: {index.resolve()}")
+    _fail_if({}, broken, out)
 
 
-def _summary(out: Path) -> None:
-    from noisylab.studies.base import read_claims
+def _summary(out: Path) -> dict[str, str]:
+    """Print each study's claim count; return the studies whose analysis failed."""
+    from noisylab.report import summary
 
-    for claims_file in sorted(out.glob("*/claims.json")):
-        claims = read_claims(claims_file)
-        ok = sum(c.reproduced for c in claims)
-        console.print(f"  {claims_file.parent.name}: {ok}/{len(claims)} claims reproduced")
+    broken = {}
+    for s in summary(out):
+        if s["error"]:
+            broken[s["study"]] = s["error"]
+            console.print(
+                f"  [red]{s['study']}: analysis failed: {s['error']}[/red]", highlight=False
+            )
+        else:
+            console.print(f"  {s['study']}: {s['reproduced']}/{len(s['claims'])} claims reproduced")
+    return broken
+
+
+def _fail_if(runs_failed: dict[str, str], broken: dict[str, str], out: Path) -> None:
+    """Exit with code 1 (the report is written) when runs or analyses failed."""
+    msgs = []
+    if runs_failed:
+        msgs.append(f"runs failed in {', '.join(runs_failed)} (see `noisylab results list`)")
+    if broken:
+        msgs.append(f"the analysis failed for {', '.join(broken)} (see {out / 'index.html'})")
+    if msgs:
+        err.print(f"[red]error:[/red] {'; '.join(msgs)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
