@@ -10,6 +10,7 @@ import argparse
 import importlib
 import inspect
 import pkgutil
+import re
 from pathlib import Path
 
 import noisylab
@@ -27,6 +28,51 @@ def _public(mod) -> list[tuple[str, object]]:
     return out
 
 
+def docstring_md(doc: str) -> str:
+    """A numpydoc docstring as Markdown: section headers in bold, ``name : type`` entries as
+    list items (their indented description joined), doctests and indented blocks fenced."""
+    lines = doc.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and re.fullmatch(r"-{3,}", nxt.strip()):
+            out += ["", f"**{line.strip()}**", ""]
+            i += 2
+            continue
+        if line.lstrip().startswith(">>>"):
+            block = []
+            while i < len(lines) and lines[i].strip():
+                block.append(lines[i])
+                i += 1
+            out += ["```python", *block, "```"]
+            continue
+        m = re.fullmatch(r"(\*{0,2}[A-Za-z_][\w, *]*) : (.+)", line)
+        if m or (re.fullmatch(r"[A-Za-z_]\w*", line) and nxt.startswith("    ")):
+            name, kind = (m.group(1), m.group(2)) if m else (line, "")
+            desc = []
+            i += 1
+            while i < len(lines) and lines[i].startswith("    "):
+                desc.append(lines[i].strip())
+                i += 1
+            kind = f" ({kind})" if kind else ""
+            out.append(f"- `{name}`{kind}" + (f": {' '.join(desc)}" if desc else ""))
+            continue
+        if line.startswith("    ") and (not out or not out[-1].strip()):
+            block = []
+            while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
+                block.append(lines[i][4:])
+                i += 1
+            while block and not block[-1].strip():
+                block.pop()
+            out += ["```", *block, "```", ""]
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
 def _signature(obj) -> str:
     try:
         return str(inspect.signature(obj))
@@ -35,10 +81,11 @@ def _signature(obj) -> str:
 
 
 def page(mod) -> str:
-    lines = [f"## `{mod.__name__}`", "", inspect.getdoc(mod) or "", ""]
+    lines = [f"## `{mod.__name__}`", "", docstring_md(inspect.getdoc(mod) or ""), ""]
     for name, obj in _public(mod):
         kind = "class" if inspect.isclass(obj) else "def"
-        lines += [f"### {kind} `{name}{_signature(obj)}`", "", inspect.getdoc(obj) or "", ""]
+        doc = docstring_md(inspect.getdoc(obj) or "")
+        lines += [f"### {kind} `{name}{_signature(obj)}`", "", doc, ""]
         if inspect.isclass(obj):
             for mname, meth in vars(obj).items():
                 if (
@@ -59,7 +106,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     groups: dict[str, list[str]] = {}
     for info in pkgutil.walk_packages(noisylab.__path__, "noisylab."):
-        if info.name.startswith(SKIP):
+        if info.name.startswith(SKIP) or any(p.startswith("_") for p in info.name.split(".")):
             continue
         try:
             mod = importlib.import_module(info.name)
@@ -68,10 +115,20 @@ def main() -> None:
             continue
         top = info.name.split(".")[1]
         groups.setdefault(top, []).append(page(mod))
-    index = ["# noisylab API reference", "", "Generated from docstrings by `docs/gen_api.py`.", ""]
+    index = [
+        "# noisylab API reference",
+        "",
+        "Generated from the docstrings by `docs/gen_api.py` (`make docs`); one page per",
+        "subpackage. The internal contracts between the layers are in `../design.md`.",
+        "",
+    ]
+    for old in args.out.glob("*.md"):  # pages of removed subpackages must not linger
+        old.unlink()
     for top, pages in sorted(groups.items()):
         (args.out / f"{top}.md").write_text(f"# noisylab.{top}\n\n" + "\n".join(pages))
-        index.append(f"- [noisylab.{top}]({top}.md)")
+        first = (inspect.getdoc(importlib.import_module(f"noisylab.{top}")) or "").split("\n\n")[0]
+        summary = " ".join(first.split())
+        index.append(f"- [noisylab.{top}]({top}.md)" + (f" — {summary}" if summary else ""))
     (args.out / "index.md").write_text("\n".join(index) + "\n")
     print(f"wrote {len(groups)} pages to {args.out}")
 
