@@ -182,7 +182,16 @@ def _chromium() -> str:
         try:
             subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
             r = subprocess.run(
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+                # chromium does not depend on any font: without one the screenshot has no text
+                [
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    "chromium",
+                    "fonts-dejavu-core",
+                ],
                 capture_output=True,
                 text=True,
                 timeout=600,
