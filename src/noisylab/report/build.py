@@ -86,6 +86,14 @@ def latest_study_runs(store_path: Path) -> list[StudyRun]:
 class Figure:
     path: str  # relative to the report directory, e.g. "losses/figures/accuracy.png"
     caption: str
+    wide: bool = False  # a multi-panel figure (aspect > 2): shown across the whole page
+
+
+def _aspect(png: Path) -> float:
+    """Width / height from a PNG's IHDR chunk (no image library needed)."""
+    head = png.read_bytes()[:24]
+    w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return w / h if h else 1.0
 
 
 @dataclass
@@ -176,7 +184,7 @@ def build(store_path: Path, out: Path) -> Path:
             sec.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         if sec.error is None:
             sec.figures = [
-                Figure(p.relative_to(out).as_posix(), _caption(p.name))
+                Figure(p.relative_to(out).as_posix(), _caption(p.name), _aspect(p) > 2)
                 for p in sorted((sdir / "figures").glob("*.png"))
             ]
             table = sdir / "table.md"
@@ -313,11 +321,18 @@ def evidence_html(evidence: dict[str, Any]) -> str:
 
     Scalars and lists become ``key value`` chips. Entries whose value is a dict (one per
     setting, typically) become one table, a row per entry and a column per key; an entry
-    whose value is a dict of dicts becomes its own table, captioned with its key.
+    whose value is a dict of dicts, or a list of dicts, becomes its own table, captioned
+    with its key.
     """
-    flat = {k: v for k, v in evidence.items() if not isinstance(v, dict)}
+
+    def records(v: Any) -> bool:  # a list of dicts: one table row per item
+        return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+    flat = {k: v for k, v in evidence.items() if not isinstance(v, dict) and not records(v)}
     rows = {k: v for k, v in evidence.items() if isinstance(v, dict)}
-    tables: list[tuple[str, dict[str, Any]]] = []
+    tables: list[tuple[str, dict[str, Any]]] = [
+        (k, {str(i + 1): x for i, x in enumerate(v)}) for k, v in evidence.items() if records(v)
+    ]
     plain = {}
     for k, v in rows.items():
         if v and all(isinstance(x, dict) for x in v.values()):
