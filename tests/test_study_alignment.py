@@ -130,3 +130,18 @@ def test_tiny_preset_end_to_end(tmp_path):
     mlp = [r for r in rows if r["setting"] == "mlp_classification" and float(r["level"]) == 0.0]
     assert float(mlp[0]["cka"]) > 0.99  # no noise + shared init: the members are identical
     assert "mutual kNN" in (tmp_path / "table.md").read_text()
+
+
+def test_label_flips_are_exact_at_small_n():
+    """η·n flips at every n: per-class flooring would leave n = 25, η = 0.2 noise-free."""
+    y = np.repeat(np.arange(10), [2, 2, 3, 2, 2, 3, 3, 3, 3, 2])  # n = 25, 2–3 per class
+    flips = [A.flip_labels(y, 10, 0.2, np.random.default_rng([0, m])) for m in range(8)]
+    for f in flips:
+        assert (f != y).sum() == 5  # round(0.2 · 25)
+        assert f.min() >= 0 and f.max() < 10
+    assert len({tuple(f) for f in flips}) == 8  # independent realisations per member
+    assert (A.flip_labels(y, 10, 0.0, np.random.default_rng(0)) == y).all()
+    big = np.random.default_rng(1).integers(0, 10, size=20000)
+    moved = A.flip_labels(big, 10, 0.4, np.random.default_rng(2))
+    to = np.bincount(((moved - big) % 10)[moved != big], minlength=10)
+    assert to[0] == 0 and np.allclose(to[1:] / to.sum(), 1 / 9, atol=0.01)  # uniform over others
