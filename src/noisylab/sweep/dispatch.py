@@ -40,10 +40,12 @@ class SweepError(RuntimeError):
 
 
 def run_id(study: str, unit: dict[str, Any]) -> str:
-    """A stable content hash of a study name and unit config.
+    """A stable content hash of a study name, its result format and a unit config.
 
     The first 16 hex digits of the SHA-256 of the sorted-key JSON of
-    ``{"study": study, "unit": unit}``; key order in ``unit`` does not matter.
+    ``{"study": study, "unit": unit}``, plus ``"version"`` when the study module declares a
+    ``RESULT_VERSION`` (bumped when ``run_unit``'s output changes, so results stored by older
+    code are recomputed, never misread); key order in ``unit`` does not matter.
 
     Examples
     --------
@@ -52,8 +54,22 @@ def run_id(study: str, unit: dict[str, Any]) -> str:
     >>> len(run_id("demo", {"a": 1}))
     16
     """
-    blob = json.dumps({"study": study, "unit": unit}, sort_keys=True, default=str)
+    payload: dict[str, Any] = {"study": study, "unit": unit}
+    version = result_version(study)
+    if version is not None:
+        payload["version"] = version
+    blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def result_version(study: str) -> Any:
+    """The study module's ``RESULT_VERSION``, or None (also for names that are not studies)."""
+    from noisylab import studies
+
+    try:
+        return getattr(studies.get(study), "RESULT_VERSION", None)
+    except ValueError:
+        return None
 
 
 def execute(
