@@ -17,6 +17,7 @@ FIGURES = {
     "sharpness.png": "sharpness/figures/direction_stability.png",
     "alignment.png": "alignment/figures/alignment_vs_snr.png",
     "modular.png": "modular/figures/learning_curves.png",
+    "feedback.png": "feedback/figures/overoptimization.png",
 }
 
 

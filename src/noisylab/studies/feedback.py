@@ -1066,22 +1066,18 @@ def _bon_figure(results: list[dict], path: Path) -> None:
 def _overopt_figure(results: list[dict], paths: dict, path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, label in (("bon_noisy_pool", "best-of-n"), ("ppo_noisy_pool", "PPO")):
+    for (name, label), colour in zip(
+        (("bon_noisy_pool", "best-of-n"), ("ppo_noisy_pool", "PPO")), ("C0", "C1")
+    ):
         if name not in paths:
             continue
         rows = paths[name]
         proxy = _mean_path(results, rows, "proxy")
-        axes[0].plot(proxy, _mean_path(results, rows, "gold"), marker="o", label=label)
-        axes[1].plot(
-            proxy, _mean_path(results, rows, "win_sim"), marker="o", label=f"{label}: simulated"
-        )
-        axes[1].plot(
-            proxy,
-            _mean_path(results, rows, "win_gold"),
-            marker="x",
-            ls="--",
-            label=f"{label}: gold",
-        )
+        gold, sim = _mean_path(results, rows, "gold"), _mean_path(results, rows, "win_sim")
+        axes[0].plot(proxy, gold, marker="o", color=colour, label=label)
+        axes[1].plot(proxy, sim, marker="o", color=colour, label=f"{label}: simulated pool")
+        axes[1].plot(proxy, _mean_path(results, rows, "win_gold"), marker="x", ls="--",
+                     color=colour, label=f"{label}: gold")  # fmt: skip
     axes[0].set_ylabel("gold reward")
     axes[1].set_ylabel("win-rate vs reference")
     for ax in axes:
@@ -1100,7 +1096,7 @@ def _frontier_figure(
     from noisylab.feedback.laws import gao_curve
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5.2))
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
     for name, rows in paths.items():
         d = np.sqrt(np.clip(_mean_path(results, rows, "kl"), 0.0, None))
         gold = _mean_path(results, rows, "gold")
@@ -1113,13 +1109,13 @@ def _frontier_figure(
                     color=line.get_color(), lw=1)  # fmt: skip
     for m in ("feedme", "reward_conditioning", "quark", "dpo", "cdpo", "rdpo"):
         s = summary[m]
-        ax.scatter(np.sqrt(max(s["kl"], 0.0)), s["gold"], marker="s", zorder=3)
+        ax.scatter(np.sqrt(max(s["kl"], 0.0)), s["gold"], marker="s", color="k", zorder=3)
         ax.annotate(m, (np.sqrt(max(s["kl"], 0.0)), s["gold"]), fontsize=7, xytext=(3, 3),
                     textcoords="offset points")  # fmt: skip
     ax.set_xlabel("√KL to SFT (best-of-n: analytic bound; others: Monte-Carlo)")
     ax.set_ylabel("gold reward")
     ax.set_title("Gold reward against √KL; dotted: Gao et al.'s fitted forms")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="path")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
