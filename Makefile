@@ -41,6 +41,7 @@ test-all: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff format --check src tests benchmarks docs/*.py
 	$(BIN)/ruff check src tests benchmarks docs/*.py
+	$(BIN)/mypy src
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format src tests benchmarks docs/*.py

@@ -129,7 +129,7 @@ class AnnotatorPool:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         P = self.probabilities(gold0, gold1, feat0, feat1)  # (K, n)
         n = P.shape[1]
-        who = rng.integers(0, self.size, size=n)
+        who = np.asarray(rng.integers(0, self.size, size=n), dtype=np.int64)
         p = P[who, np.arange(n)]
         clean = (rng.random(n) < p).astype(np.int64)
         noisy = flip_preferences(clean, self.flip_rate, rng)

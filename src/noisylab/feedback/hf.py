@@ -45,6 +45,8 @@ class HFPolicy(nn.Module):
     """
 
     banned: tuple[int, ...] = (PAD, *CONTROL_TOKENS)
+    ban: Tensor  # (V_world,) bool buffer: tokens a response never contains
+    hf_ids: Tensor  # (V_world,) the tokenizer id of each world token
 
     def __init__(
         self, model: Any, tokenizer: Any, token_names: Sequence[str] = tuple(TOKEN_NAMES)

@@ -201,6 +201,7 @@ class TransformerPolicy(nn.Module):
     """
 
     banned: tuple[int, ...] = (PAD, *CONTROL_TOKENS)
+    ban: Tensor  # (V,) bool buffer: tokens a response never contains
 
     def __init__(self, cfg: GPTConfig | None = None, seed: int = 0) -> None:
         super().__init__()

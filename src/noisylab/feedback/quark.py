@@ -68,7 +68,9 @@ def quark(
     pool_r: list[Tensor] = []
     idx = torch.randint(0, n, (samples_per_round,), generator=g)
     y = sample_batched(sft, prompts[idx], generator=g)
-    pool_x.append(prompts[idx]), pool_y.append(y), pool_r.append(rm.score(prompts[idx], y))
+    pool_x.append(prompts[idx])
+    pool_y.append(y)
+    pool_r.append(rm.score(prompts[idx], y))
     params = pi.trainable_parameters()
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.95))
     total = rounds * steps_per_round
@@ -77,7 +79,9 @@ def quark(
         if r > 0:
             idx = torch.randint(0, n, (samples_per_round,), generator=g)
             y = sample_batched(pi, top_prompts(prompts[idx]), generator=g)
-            pool_x.append(prompts[idx]), pool_y.append(y), pool_r.append(rm.score(prompts[idx], y))
+            pool_x.append(prompts[idx])
+            pool_y.append(y)
+            pool_r.append(rm.score(prompts[idx], y))
         X, Y, R = torch.cat(pool_x), torch.cat(pool_y), torch.cat(pool_r)
         q = quantile_bins(R.numpy())
         keep = np.flatnonzero(q == N_QUANTILES - 1) if top_only else np.arange(len(q))

@@ -198,10 +198,10 @@ def pack_responses(
 ) -> np.ndarray:
     """Pack token lists (without EOS) into an (n, width) array: tokens, EOS, then PAD."""
     out = np.full((len(seqs), width), PAD, dtype=np.int64)
-    for i, s in enumerate(seqs):
-        s = list(s)[: width - 1]
-        out[i, : len(s)] = s
-        out[i, len(s)] = EOS
+    for i, seq in enumerate(seqs):
+        toks = np.asarray(seq, dtype=np.int64).tolist()[: width - 1]
+        out[i, : len(toks)] = toks
+        out[i, len(toks)] = EOS
     return out
 
 

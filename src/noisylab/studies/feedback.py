@@ -752,12 +752,12 @@ def _table(config: Config, results: list[dict], summary: dict, paths: dict, fits
     # PPO path
     ppo = _ppo_path("noisy_pool")
     prow = []
-    for j, row in enumerate(ppo(results[0])):
+    for j, point in enumerate(ppo(results[0])):
         vals = {
             key: _mean_path(results, ppo, key)[j]
             for key in ("proxy", "gold", "win_sim", "win_gold", "kl", "length")
         }
-        prow.append([row["step"], f"{vals['proxy']:.2f}", f"{vals['gold']:.3f}",
+        prow.append([point["step"], f"{vals['proxy']:.2f}", f"{vals['gold']:.3f}",
                      f"{100 * vals['win_sim']:.1f}", f"{100 * vals['win_gold']:.1f}",
                      f"{np.sqrt(max(vals['kl'], 0)):.2f}", f"{vals['length']:.1f}"])  # fmt: skip
     text += [
@@ -766,12 +766,12 @@ def _table(config: Config, results: list[dict], summary: dict, paths: dict, fits
     ]
     ei = _ei_path
     erow = []
-    for j, row in enumerate(ei(results[0])):
+    for j, point in enumerate(ei(results[0])):
         vals = {
             key: _mean_path(results, ei, key)[j]
             for key in ("proxy", "gold", "win_sim", "win_gold", "kl")
         }
-        erow.append([row["round"], f"{vals['proxy']:.2f}", f"{vals['gold']:.3f}",
+        erow.append([point["round"], f"{vals['proxy']:.2f}", f"{vals['gold']:.3f}",
                      f"{100 * vals['win_sim']:.1f}", f"{100 * vals['win_gold']:.1f}",
                      f"{np.sqrt(max(vals['kl'], 0)):.2f}"])  # fmt: skip
     text += [
