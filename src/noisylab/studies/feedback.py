@@ -227,11 +227,9 @@ class _Unit:
     def judge(self, prompts: Any, ys: np.ndarray, ref: np.ndarray) -> dict[str, np.ndarray]:
         """Per-prompt gold reward, length and wins over ``ref``: by the noise-free pool
         (``win_sim``), by gold (``win_gold``) and by the low-variance annotator (``win_low``)."""
-        from noisylab.feedback.world import gold_reward, spurious_feature
-
         sim, gold = self.fb.win_indicators(prompts, ys, ref, self.pool)
         low = self.fb.win_indicators(prompts, ys, ref, self.low)[0]
-        g, s = gold_reward(prompts, ys), spurious_feature(ys)
+        g, s = self._gs(prompts, ys)
         return {"gold": g, "win_sim": sim, "win_gold": gold, "win_low": low, "length": s}
 
     def evaluate(
@@ -288,7 +286,6 @@ class _Unit:
         self.y1 = fb.sample_batched(self.sft, self.xp, generator=self.gen)
         g0, s0 = self._gs(Pp, self.y0.numpy())
         g1, s1 = self._gs(Pp, self.y1.numpy())
-        self.gs = (g0, g1, s0, s1)
         self.labels = self.pool.label(g0, g1, s0, s1, seed=np.random.default_rng([c.seed, 1]))
         low_labels = self.low.label(g0, g1, s0, s1, seed=np.random.default_rng([c.seed, 2]))
         self.label_sets = {
