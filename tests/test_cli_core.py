@@ -47,6 +47,27 @@ def test_unknown_study_is_one_red_line_exit_2():
     assert "Traceback" not in r.stderr
 
 
+def test_bad_or_unavailable_device_is_one_line_exit_2(tmp_path):
+    import torch
+
+    def one_line(r, text):
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and text in lines[0], r.stderr
+        assert not (tmp_path / "out").exists()  # refused before any work
+
+    out = ("--out", str(tmp_path / "out"))
+    one_line(_noisylab("run", "losses", "--preset", "tiny", "--no-store", "--device", "tpu", *out),
+             "device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got 'tpu'")  # fmt: skip
+    store = ("--store", str(tmp_path / "r.sqlite"))
+    one_line(_noisylab("reproduce", "--only", "feedback", "--device", "cuda", *out, *store),
+             "the feedback study runs on the CPU only")  # fmt: skip
+    if not torch.cuda.is_available():  # the availability check needs a machine without CUDA
+        one_line(_noisylab("run", "losses", "--preset", "tiny", "--no-store", "--device", "cuda", *out),
+                 "CUDA is not available")  # fmt: skip
+        one_line(_noisylab("reproduce", "--only", "losses", "--device", "cuda", *out, *store),
+                 "CUDA is not available")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("what", "registry"),
     [

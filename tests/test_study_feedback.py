@@ -17,6 +17,10 @@ def test_units_one_per_seed_and_validation():
         study.units(study.Config.preset("tiny", bon_samples=8))
     with pytest.raises(ValueError, match="seeds"):
         study.units(study.Config.preset("tiny", seeds=0))
+    with pytest.raises(ValueError, match="CPU only"):
+        study.Config.preset("tiny", device="cuda")
+    with pytest.raises(ValueError, match="flip_grid"):
+        study.units(study.Config.preset("tiny", flip_grid=[0.0, 0.5]))
 
 
 def test_tiny_preset_runs_and_writes_its_outputs(tmp_path):

@@ -27,12 +27,15 @@ def reproduce(
 ) -> None:
     """Run every study (cached in the store) and write report/index.html and report/README.md."""
     from noisylab import report, studies, sweep
+    from noisylab.studies.base import check_local_device
 
     names = list(only) or studies.available()
     configs = {}
     for n in names:  # validate every name, preset and override before any work
         config = studies.get(n).Config.preset(preset)
         configs[n] = studies.apply_sets(config, [f"device={device}"]) if device else config
+    if device and executor == "local":
+        check_local_device(device)
     jobs = jobs or (os.cpu_count() or 1)
     db = sweep.open_store(store)
     t0 = time.perf_counter()

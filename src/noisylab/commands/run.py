@@ -27,11 +27,14 @@ def run(
     """Run a study and write results.csv, table.md, figures/ and claims.json."""
     from noisylab import studies, sweep
     from noisylab.studies import runner
+    from noisylab.studies.base import check_local_device
 
     sweep.use_pseudo_study(study)  # `noisylab run train` runs one plain training config
     mod = studies.get(study)
     sets = list(set_) + ([f"device={device}"] if device else [])
     config = studies.apply_sets(mod.Config.preset(preset), sets)
+    if executor == "local":
+        check_local_device(config.device)
     out = out or Path("runs") / f"{study}-{preset}"
     db = None
     if not no_store:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -52,6 +53,13 @@ class StudyConfig(BaseModel):
     seed: int = 0
     device: str = "cpu"
 
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", v):
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {v!r}")
+        return v
+
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> StudyConfig:
         """Build the config of preset ``name`` with optional field overrides."""
@@ -59,6 +67,17 @@ class StudyConfig(BaseModel):
             raise ValueError(f"unknown preset {name!r}; known: {', '.join(cls.PRESETS)}")
         values = {**cls.PRESETS[name], **overrides}
         return cls(**values)
+
+
+def check_local_device(device: str) -> None:
+    """Raise ``ValueError`` if this machine cannot run ``device``: for the local executor,
+    before any work starts (Ray workers may have accelerators the driver lacks)."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' requested but MPS is not available on this machine")
 
 
 def apply_sets(config: StudyConfig, sets: Sequence[str]) -> StudyConfig:

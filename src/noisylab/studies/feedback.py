@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from noisylab.studies.base import Claim, StudyConfig, markdown_table, write_csv
 
@@ -160,6 +160,17 @@ class Config(StudyConfig):
     flip_grid: list[float] = Field(default_factory=lambda: [0.0, 0.4])
     pref_fractions: list[float] = Field(default_factory=lambda: [0.25])
     ablations: bool = True
+
+    @field_validator("device")
+    @classmethod
+    def _cpu_only(cls, v: str) -> str:
+        if v != "cpu":
+            raise ValueError(
+                f"the feedback study runs on the CPU only (its pipeline keeps the policy, the "
+                f"samplers and their generators on the CPU), got device={v!r}; leave it out "
+                "with --only, or run it without --device"
+            )
+        return v
 
 
 def units(config: Config) -> list[dict[str, Any]]:
