@@ -1,6 +1,7 @@
 """The ``feedback`` study: config validation, units, and the tiny preset end to end."""
 
 import json
+import re
 
 import pytest
 
@@ -47,6 +48,7 @@ def test_tiny_preset_runs_and_writes_its_outputs(tmp_path):
         assert f"| {m} |" in table
     for section in ("PPO along training", "Expert iteration by round", "Gao et al.", "rDPO"):
         assert section in table
+    assert not re.search(r"\b(nan|inf)\b", table)  # undefined numbers print as "—"
     for fig in ("bon_curve", "overoptimization", "kl_frontier", "dpo_flip"):
         assert (tmp_path / "figures" / f"{fig}.png").stat().st_size > 10_000
     assert (tmp_path / "results.csv").read_text().count("\n") > 4

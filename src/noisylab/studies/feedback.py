@@ -582,6 +582,11 @@ def _fmt(m: float, se: float, pct: bool = False) -> str:
     return f"{100 * m:.1f} ± {100 * se:.1f}" if pct else f"{m:.3f} ± {se:.3f}"
 
 
+def _num(v: float, fmt: str) -> str:
+    """``v`` formatted, or "—" when it is not a finite number (e.g. a fit with too few points)."""
+    return format(v, fmt) if v is not None and np.isfinite(v) else "—"
+
+
 def _spearman(a: list[float], b: list[float]) -> float:
     from scipy.stats import spearmanr
 
@@ -789,7 +794,8 @@ def _table(config: Config, results: list[dict], summary: dict, paths: dict, fits
     # Gao fits
     frows = [
         [name, "d(α − βd)" if name.startswith("bon_") else "d(α − β log d)",
-         f"{f['alpha']:.3f}", f"{f['beta']:.3f}", f"{f['r2']:.2f}", f"{f['d_peak']:.2f}"]
+         _num(f["alpha"], ".3f"), _num(f["beta"], ".3f"), _num(f["r2"], ".2f"),
+         "none (β ≤ 0)" if f["d_peak"] == np.inf else _num(f["d_peak"], ".2f")]
         for name, f in fits.items()
     ]  # fmt: skip
     text += [
