@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from noisylab.feedback.policy import TransformerPolicy, sequence_logprobs
-from noisylab.feedback.sft import chosen_rejected, lr_at
+from noisylab.feedback.sft import adamw, chosen_rejected, clipped_step, set_lr
 
 DPO_LOSSES = ("dpo", "cdpo", "rdpo")
 
@@ -79,24 +79,20 @@ def train_dpo(
     ref_l = sequence_logprobs(sft, prompts, lose)
     pi = sft.clone()
     params = pi.trainable_parameters()
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.95))
+    opt = adamw(params, lr)
     g = torch.Generator().manual_seed(seed)
     warm = max(1, min(50, steps // 10))
     log = DPOLog()
     pi.train()
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr, warm)
+        set_lr(opt, step, steps, lr, warm)
         idx = torch.randint(0, n, (min(batch_size, n),), generator=g)
         x2 = torch.cat([prompts[idx], prompts[idx]])
         lp = pi.logprobs(x2, torch.cat([w[idx], lose[idx]])).sum(-1)  # (2B,)
         B = idx.shape[0]
         h = (lp[:B] - ref_w[idx]) - (lp[B:] - ref_l[idx])  # (B,)
         loss = dpo_loss(h, beta, kind, eps).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        clipped_step(opt, loss, params)
         log.loss.append(float(loss.detach()))
         log.margin.append(float((beta * h).mean().detach()))
         log.accuracy.append(float((h > 0).float().mean()))

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from noisylab.feedback.policy import TransformerPolicy, response_mask_t
 from noisylab.feedback.reward import RewardModel
+from noisylab.feedback.sft import clipped_step
 
 
 def gae(
@@ -207,10 +208,7 @@ def ppo(
                 vf = torch.max((v - ret[mb]) ** 2, (v_clip - ret[mb]) ** 2)
                 vf_loss = 0.5 * (vf * mmask).sum() / mmask.sum()
                 loss = pg_loss + cfg.vf_coef * vf_loss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
+                clipped_step(opt, loss, params)
                 with torch.no_grad():
                     out = ((ratio - 1).abs() > cfg.clip).float()
                     clips.append(float((out * mmask).sum() / mmask.sum()))

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from noisylab.feedback.policy import TransformerPolicy, response_mask_t, sample_batched
 from noisylab.feedback.reward import RewardModel
-from noisylab.feedback.sft import lr_at
+from noisylab.feedback.sft import adamw, clipped_step, set_lr
 from noisylab.feedback.world import N_QUANTILES, QUANTILE_TOKENS, with_control
 
 
@@ -72,7 +72,7 @@ def quark(
     pool_y.append(y)
     pool_r.append(rm.score(prompts[idx], y))
     params = pi.trainable_parameters()
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.95))
+    opt = adamw(params, lr)
     total = rounds * steps_per_round
     step = 0
     for r in range(rounds):
@@ -90,8 +90,7 @@ def quark(
         Xk, Xplain, Yk = Xc[keep], X[keep], Y[keep]
         pi.train()
         for _ in range(steps_per_round):
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, lr, max(1, total // 10))
+            set_lr(opt, step, total, lr, max(1, total // 10))
             b = torch.randint(0, len(keep), (min(batch_size, len(keep)),), generator=g)
             pred, _ = pi.forward_tokens(Xk[b], Yk[b])
             logp = torch.log_softmax(pred, -1)  # (B, L, V)
@@ -103,10 +102,7 @@ def quark(
             kl_t = (logp.exp() * (logp - ref).nan_to_num(0.0, 0.0, 0.0)).sum(-1)  # (B, L)
             kl = (kl_t * mask).sum() / mask.sum()
             loss = nll + beta * kl
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            clipped_step(opt, loss, params)
             step += 1
         pi.eval()
     return pi

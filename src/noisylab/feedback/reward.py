@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from noisylab.feedback.policy import TransformerPolicy, response_mask_t
-from noisylab.feedback.sft import chosen_rejected, lr_at
+from noisylab.feedback.sft import adamw, chosen_rejected, clipped_step, set_lr
 
 READOUTS = ("token", "eos")
 
@@ -98,21 +98,17 @@ def train_reward_model(
     if n == 0:
         raise ValueError("need at least one preference pair, got 0")
     params = [p for p in rm.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.95))
+    opt = adamw(params, lr)
     g = torch.Generator().manual_seed(seed)
     warm = max(1, min(50, steps // 10))
     losses = []
     rm.train()
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr, warm)
+        set_lr(opt, step, steps, lr, warm)
         idx = torch.randint(0, n, (min(batch_size, n),), generator=g)
         both = rm(torch.cat([prompts[idx], prompts[idx]]), torch.cat([w[idx], lose[idx]]))
         loss = bradley_terry_loss(both[: len(idx)], both[len(idx) :])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        clipped_step(opt, loss, params)
         losses.append(float(loss.detach()))
     rm.eval()
     return losses

@@ -39,6 +39,29 @@ def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
 
+def adamw(
+    params: list[torch.nn.Parameter], lr: float, weight_decay: float = 0.0
+) -> torch.optim.AdamW:
+    """The optimiser every trainer in this package uses: AdamW with β = (0.9, 0.95)."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
+
+
+def set_lr(opt: torch.optim.Optimizer, step: int, steps: int, lr: float, warmup: int) -> None:
+    """Set every group's learning rate to :func:`lr_at` for ``step``."""
+    for group in opt.param_groups:
+        group["lr"] = lr_at(step, steps, lr, warmup)
+
+
+def clipped_step(
+    opt: torch.optim.Optimizer, loss: Tensor, params: list[torch.nn.Parameter]
+) -> None:
+    """Backward ``loss``, clip the gradient norm of ``params`` at 1, step ``opt``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def train_lm(
     policy: TransformerPolicy,
     prompts: Tensor,
@@ -76,22 +99,18 @@ def train_lm(
     warmup = min(100, steps // 10) if warmup is None else warmup
     warmup = max(1, warmup)
     params = policy.trainable_parameters()
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
+    opt = adamw(params, lr, weight_decay)
     g = torch.Generator().manual_seed(seed)
     mask_all = response_mask_t(responses).float()  # (n, L)
     losses = []
     policy.train()
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr, warmup)
+        set_lr(opt, step, steps, lr, warmup)
         idx = torch.randint(0, n, (min(batch_size, n),), generator=g)
         lp = policy.logprobs(prompts[idx], responses[idx])  # (B, L)
         m = mask_all[idx]
         loss = -(lp * m).sum() / m.sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        clipped_step(opt, loss, params)
         losses.append(float(loss.detach()))
     policy.eval()
     return TrainLog(losses)
