@@ -107,14 +107,6 @@ def test_markdown_tables_render():
 # The real thing: every study's tiny preset, one report, rendered in a browser.
 
 
-@pytest.fixture(scope="session")
-def tiny_report(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("tiny-report")
-    r = _cli("reproduce", "--preset", "tiny", cwd=work, env=dict(os.environ))
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return work / "report"
-
-
 STUDIES = ["losses", "sharpness", "alignment", "modular", "feedback"]
 
 
