@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+NAME = "crashy"
+
 
 def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     if unit.get("crash"):

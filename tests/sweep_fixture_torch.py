@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+NAME = "torchy"
+
 
 def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     import torch

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import pytest
 
+import sweep_fixture_study as STUDY
 from noisylab.sweep import open_store, run_id
 
-STUDY = "sweep_fixture"
 SWEEP = """\
 study: sweep_fixture
 preset: tiny
@@ -20,7 +20,7 @@ grid:
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", f"{STUDY}=sweep_fixture_study")
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "sweep_fixture=sweep_fixture_study")  # the CLI's
     log = tmp_path / "runs.log"
     monkeypatch.setenv("NOISYLAB_SWEEP_LOG", str(log))
     (tmp_path / "sweep.yaml").write_text(SWEEP)

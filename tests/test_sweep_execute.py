@@ -4,15 +4,13 @@ import platform
 
 import pytest
 
-from noisylab.sweep import SweepError, execute, open_store, run_id
-
-STUDY = "sweep_fixture"
+import sweep_fixture_study as STUDY  # the study itself: the sweep takes studies, not names
+from noisylab.sweep import SweepError, content_id, execute, open_store, run_id, study_version
 
 
 @pytest.fixture
 def fixture_study(monkeypatch, tmp_path):
-    """Make the fixture study resolvable (here and in workers) and log its runs."""
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", f"{STUDY}=sweep_fixture_study")
+    """Log the fixture study's runs (workers import it by reference, no registry)."""
     log = tmp_path / "runs.log"
     monkeypatch.setenv("NOISYLAB_SWEEP_LOG", str(log))
     return lambda: log.read_text().split() if log.exists() else []
@@ -36,16 +34,19 @@ def test_run_id_is_the_stable_content_hash():
     import json
 
     unit = {"b": [1, 2], "a": 0.5}
-    blob = json.dumps({"study": "s", "unit": unit}, sort_keys=True)
-    assert run_id("s", unit) == hashlib.sha256(blob.encode()).hexdigest()[:16]
-    assert run_id("s", {"a": 0.5, "b": [1, 2]}) == run_id("s", unit)
-    assert run_id("t", unit) != run_id("s", unit)
+    blob = json.dumps({"study": "s", "unit": unit, "version": "v"}, sort_keys=True)
+    assert content_id("s", "v", unit) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert content_id("s", "v", {"a": 0.5, "b": [1, 2]}) == content_id("s", "v", unit)
+    assert content_id("t", "v", unit) != content_id("s", "v", unit)
+    assert content_id("s", "w", unit) != content_id("s", "v", unit)
+    version = study_version(STUDY)
+    assert len(version) == 16 and study_version(STUDY) == version  # stable
+    assert run_id(STUDY, unit) == content_id("sweep_fixture", version, unit)
 
 
 def test_a_result_version_is_part_of_the_run_id(fixture_study, monkeypatch, tmp_path):
     """Results stored by an older run_unit are recomputed once the study bumps its version."""
-    import sweep_fixture_study as mod
-
+    mod = STUDY
     units = _units(2)
     plain = [run_id(STUDY, u) for u in units]
     store = open_store(tmp_path / "r.sqlite")
@@ -129,12 +130,12 @@ def test_malformed_metrics_fail_the_unit(monkeypatch, tmp_path):
     import types
 
     mod = types.ModuleType("sweep_fixture_badmetrics")
+    mod.NAME = "bad"
     mod.run_unit = lambda unit: {"metrics": [["only", "three", 1]]}
     monkeypatch.setitem(sys.modules, "sweep_fixture_badmetrics", mod)
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "bad=sweep_fixture_badmetrics")
     store = open_store(tmp_path / "s.sqlite")
     with pytest.raises(SweepError, match=r"is not \[member, epoch, name, value\]"):
-        execute("bad", [{"i": 0}], store=store, progress=False)
+        execute(mod, [{"i": 0}], store=store, progress=False)
     assert store.list_runs()[0]["status"] == "failed"
     assert store.metrics() == []
 
@@ -150,8 +151,13 @@ def test_bad_arguments(fixture_study, tmp_path):
         execute(STUDY, _units(1), jobs=0, progress=False)
     with pytest.raises(ValueError, match="unit 0 of study 'sweep_fixture' must be a dict"):
         execute(STUDY, [3], progress=False)
-    with pytest.raises(ValueError, match="unknown study 'nope'"):
+    with pytest.raises(TypeError, match=r"takes a study .* not the name 'nope'"):
         execute("nope", [{}], progress=False)
+    with pytest.raises(TypeError, match="needs a non-empty string NAME"):
+        execute(object(), [{}], progress=False)
+    with pytest.raises(ValueError, match="must be a module-level function"):
+        lam = type("S", (), {"NAME": "lam", "run_unit": staticmethod(lambda u: u)})
+        execute(lam, _units(2), jobs=2, progress=False)
 
 
 def test_progress_names_the_study_and_counts_only_on_a_terminal():
@@ -179,24 +185,26 @@ def test_progress_names_the_study_and_counts_only_on_a_terminal():
 
 @pytest.mark.slow
 def test_pool_workers_use_one_torch_thread(monkeypatch):
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "torchy=sweep_fixture_torch")
-    res = execute("torchy", [{"n": n} for n in range(2, 8)], jobs=2, progress=False)
+    import sweep_fixture_torch
+
+    res = execute(sweep_fixture_torch, [{"n": n} for n in range(2, 8)], jobs=2, progress=False)
     assert [r["sum"] for r in res] == [n * (n - 1) / 2 for n in range(2, 8)]
     assert {r["threads"] for r in res} == {1}
     assert len({r["pid"] for r in res}) == 2  # both workers took units
 
 
 def test_a_dying_pool_worker_fails_units_not_the_sweep(monkeypatch, tmp_path):
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "crashy=sweep_fixture_crash")
+    import sweep_fixture_crash as crashy
+
     store = open_store(tmp_path / "s.sqlite")
     units = [{"i": i, "crash": i == 0} for i in range(8)]  # more than one window of 2 * jobs
     with pytest.raises(SweepError, match="BrokenProcessPool"):
-        execute("crashy", units, store=store, jobs=2, progress=False)
+        execute(crashy, units, store=store, jobs=2, progress=False)
     counts = store.counts()
     assert counts["pending"] == counts["running"] == 0
     assert counts["failed"] >= 1 and counts["done"] + counts["failed"] == 8
-    assert store.get(run_id("crashy", units[0]))["status"] == "failed"
+    assert store.get(run_id(crashy, units[0]))["status"] == "failed"
     units[0]["crash"] = False
-    assert execute("crashy", units, store=store, jobs=2, progress=False) == [
+    assert execute(crashy, units, store=store, jobs=2, progress=False) == [
         {"i": i} for i in range(8)
     ]

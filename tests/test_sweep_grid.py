@@ -67,10 +67,12 @@ def test_sweep_spec_validation(tmp_path):
 
 
 def test_plan_validates_each_point_through_the_study_config(monkeypatch):
+    import sweep_fixture_study
+    from noisylab import studies
+    from noisylab.studies.runner import plan
     from noisylab.sweep import run_id
-    from noisylab.sweep.spec import plan
 
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "sweep_fixture=sweep_fixture_study")
+    studies.register("sweep_fixture", "sweep_fixture_study", listed=False)
     spec = SweepSpec.from_dict(
         {
             "study": "sweep_fixture",
@@ -84,7 +86,7 @@ def test_plan_validates_each_point_through_the_study_config(monkeypatch):
     assert [p.config.n for p in points] == [1, 2]
     assert points[1].config.fail == (1,) and points[1].config.scale == 2.5
     assert points[1].units[1] == {"key": 1, "scale": 2.5, "sleep": 0.0, "fail": True}
-    assert points[0].run_ids == [run_id("sweep_fixture", points[0].units[0])]
+    assert points[0].run_ids == [run_id(sweep_fixture_study, points[0].units[0])]
     with pytest.raises(ValueError, match="unknown set key 'scal' for Config"):
         plan(SweepSpec("sweep_fixture", "tiny", {"scal": 1.0}))
     with pytest.raises(ValueError, match="unknown preset 'huge'"):

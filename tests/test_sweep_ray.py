@@ -2,11 +2,10 @@
 
 import pytest
 
+import sweep_fixture_study as STUDY
 from noisylab.sweep import execute, open_store
 
 pytestmark = pytest.mark.ray
-
-STUDY = "sweep_fixture"
 
 
 def _rows(store):
@@ -22,7 +21,6 @@ def test_ray_matches_local(tmp_path, monkeypatch):
         import ray
     except ImportError:
         pytest.skip("ray is not installed (pip install 'noisylab[ray]')")
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", f"{STUDY}=sweep_fixture_study")
     monkeypatch.delenv("NOISYLAB_SWEEP_LOG", raising=False)
     units = [{"key": k, "scale": 0.7, "sleep": 0.0, "fail": k == 3} for k in range(5)]
     local = open_store(tmp_path / "local.sqlite")
@@ -44,20 +42,21 @@ def test_ray_matches_local(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # ~30 s on a loaded 2-core machine: each Ray worker imports torch afresh
 def test_ray_trains_the_same_numbers_as_local(tmp_path, monkeypatch):
-    """Real training units (the ``train`` pseudo-study) give identical stored rows on Ray."""
+    """Real training units (the ``train`` study) give identical stored rows on Ray."""
     try:
         import ray  # noqa: F401
     except ImportError:
         pytest.skip("ray is not installed (pip install 'noisylab[ray]')")
-    from noisylab.sweep.train_study import Config, units
+    from noisylab.studies import train
+    from noisylab.studies.train import Config, units
 
     monkeypatch.delenv("NOISYLAB_SWEEP_LOG", raising=False)
     cfgs = [Config.preset("tiny", n_train=200, epochs=2, seed=s) for s in (0, 1)]
     work = [u for c in cfgs for u in units(c)]
     local = open_store(tmp_path / "local.sqlite")
     remote = open_store(tmp_path / "ray.sqlite")
-    a = execute("train", work, store=local, progress=False)
-    b = execute("train", work, store=remote, executor="ray", jobs=1, progress=False)
+    a = execute(train, work, store=local, progress=False)
+    b = execute(train, work, store=remote, executor="ray", jobs=1, progress=False)
     assert a == b
     assert _rows(remote) == _rows(local)
     assert len(remote.metrics()) > 0 and remote.counts()["done"] == 2

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
+import sweep_fixture_study as STUDY
 from noisylab.sweep import execute, open_store, run_id
 
-STUDY = "sweep_fixture"
 N = 8
 UNITS = [{"key": k, "scale": 1.0, "sleep": 0.3, "fail": False} for k in range(N)]
 SCRIPT = """
 import sys
+import sweep_fixture_study
 from noisylab.sweep import execute, open_store
 units = [{"key": k, "scale": 1.0, "sleep": 0.3, "fail": False} for k in range(int(sys.argv[3]))]
-execute("sweep_fixture", units, store=open_store(sys.argv[1]), jobs=int(sys.argv[2]),
+execute(sweep_fixture_study, units, store=open_store(sys.argv[1]), jobs=int(sys.argv[2]),
         progress=False)
 print("finished")
 """
@@ -46,7 +47,6 @@ def test_sigkill_mid_sweep_then_resume(tmp_path, monkeypatch, jobs):
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")]),
-        "NOISYLAB_EXTRA_STUDIES": f"{STUDY}=sweep_fixture_study",
         "NOISYLAB_SWEEP_LOG": str(tmp_path / "killed.log"),
     }
     db = tmp_path / "store.sqlite"
@@ -74,7 +74,6 @@ def test_sigkill_mid_sweep_then_resume(tmp_path, monkeypatch, jobs):
     ids = {run_id(STUDY, u): u["key"] for u in UNITS}
 
     # resume in this process, logging which units really run
-    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", f"{STUDY}=sweep_fixture_study")
     monkeypatch.setenv("NOISYLAB_SWEEP_LOG", str(tmp_path / "resumed.log"))
     store = open_store(db)
     resumed = execute(STUDY, UNITS, store=store, progress=False)

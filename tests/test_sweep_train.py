@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from noisylab.studies import train
+from noisylab.studies.runner import plan, run_sweep
+from noisylab.studies.train import Config, units
 from noisylab.sweep import execute, open_store, run_id
-from noisylab.sweep.spec import SweepSpec, plan, run_sweep
-from noisylab.sweep.train_study import Config, units
+from noisylab.sweep.spec import SweepSpec
 
 
 def test_train_sweep_stores_per_epoch_metrics(tmp_path):
@@ -22,7 +24,7 @@ def test_train_sweep_stores_per_epoch_metrics(tmp_path):
 
     store = open_store(tmp_path / "s.sqlite")
     summary = run_sweep(spec, tmp_path / "out", store=store, progress=False)
-    rid = run_id("train", units(cfg)[0])
+    rid = run_id(train, units(cfg)[0])
     assert summary[0]["run_ids"] == [rid]
     run = store.get(rid)
     assert run["status"] == "done" and run["config"]["loss"] == "ce"
@@ -47,7 +49,7 @@ def test_train_sweep_stores_per_epoch_metrics(tmp_path):
     assert json.loads((tmp_path / "out" / "seed-0" / "claims.json").read_text()) == []
 
     # the same run through execute() again is read from the store
-    again = execute("train", units(cfg), store=store, progress=False)
+    again = execute(train, units(cfg), store=store, progress=False)
     assert again == [result]
     assert store.get(rid)["started"] == run["started"]
 
@@ -62,8 +64,8 @@ def test_train_sweep_stores_per_epoch_metrics(tmp_path):
         ("optimizer", "nope", "unknown optimizer 'nope'; known: .*adam"),
         ("model", "resnet", "unknown model 'resnet'; known: .*mlp"),
         ("schedule", "warm", "unknown schedule 'warm'; known: .*cosine"),
-        ("members", 0, "members must be >= 1, got 0"),
-        ("batch_size", -1, "batch_size must be >= 0, got -1"),
+        ("members", 0, "members must be an int >= 1, got 0"),
+        ("batch_size", -1, "batch_size must be an int >= 0, got -1"),
     ],
 )
 def test_train_config_rejects_bad_values_before_anything_runs(field, value, message):
@@ -77,7 +79,7 @@ def test_train_config_rejects_bad_values_before_anything_runs(field, value, mess
 def test_train_config_grids_over_every_engine_option(monkeypatch):
     """Options beyond the CLI's basics (schedule, clipping, loss params) reach fit()."""
     import noisylab.train
-    from noisylab.sweep.train_study import train_ensemble
+    from noisylab.train.recipe import train_ensemble
 
     seen = {}
     real = noisylab.train.fit

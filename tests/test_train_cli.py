@@ -94,7 +94,7 @@ def test_train_cli_reports_divergence_in_one_line_per_member(cli, capsys):
 
 def test_train_cli_options_reach_the_engine(cli, capsys, tmp_path, monkeypatch):
     """Every training option lands in the config of the shared code path."""
-    import noisylab.sweep.train_study as ts
+    import noisylab.train.recipe as ts
 
     seen = {}
     real = ts.train_ensemble

@@ -1,7 +1,9 @@
 """The ``noisylab`` command line: list, noise, train, run, sweep, results, reproduce, report.
 
 Bad input prints one red line and exits with code 2; no tracebacks (set
-``NOISYLAB_DEBUG=1`` to see them).
+``NOISYLAB_DEBUG=1`` to see them). Plugin studies are named in
+``NOISYLAB_EXTRA_STUDIES="name=module.path,..."``: the CLI registers them (unlisted) so that
+``noisylab run NAME`` and sweep files find them; the sweep itself never looks names up.
 """
 
 from __future__ import annotations
@@ -39,10 +41,34 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def register_extra_studies(value: str | None = None) -> list[str]:
+    """Register the studies named in ``NOISYLAB_EXTRA_STUDIES`` (or ``value``), unlisted.
+
+    Returns the registered names.
+
+    Raises
+    ------
+    ValueError
+        For an item that is not ``name=module.path`` or a name taken by another module.
+    """
+    from noisylab import studies
+
+    raw = os.environ.get("NOISYLAB_EXTRA_STUDIES", "") if value is None else value
+    names = []
+    for item in filter(None, (i.strip() for i in raw.split(","))):
+        name, sep, module = (p.strip() for p in item.partition("="))
+        if not sep or not name or not module:
+            raise ValueError(f"NOISYLAB_EXTRA_STUDIES expects name=module.path items, got {item!r}")
+        studies.register(name, module, listed=False)
+        names.append(name)
+    return names
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     debug = bool(os.environ.get("NOISYLAB_DEBUG"))
     try:
+        register_extra_studies()
         app(args=argv)  # standalone: usage errors print and exit 2 inside
     except SystemExit:
         raise

@@ -49,7 +49,7 @@ def reproduce(
             f" --set device={shlex.quote(device)}" if device else ""
         )
         try:
-            sweep.execute(name, units, store=db, executor=executor, jobs=jobs, address=address)
+            sweep.execute(mod, units, store=db, executor=executor, jobs=jobs, address=address)
         except sweep.SweepError as exc:  # the other studies still run; the report says so
             failed[name] = " ".join(str(exc).split())
             console.print(f"[red]{name}: {failed[name]}[/red]", highlight=False)
@@ -59,7 +59,7 @@ def reproduce(
             name,
             preset,
             config.model_dump(mode="json"),
-            [sweep.run_id(name, u) for u in units],
+            sweep.run_ids(mod, units),
             command=command,
         )
         console.print(f"{name}: {len(units)} runs in {time.perf_counter() - t1:.0f} s")

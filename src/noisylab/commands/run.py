@@ -29,8 +29,7 @@ def run(
     from noisylab.studies import runner
     from noisylab.studies.base import check_local_device
 
-    sweep.use_pseudo_study(study)  # `noisylab run train` runs one plain training config
-    mod = studies.get(study)
+    mod = studies.get(study)  # also `train`: one plain training config
     sets = list(set_) + ([f"device={device}"] if device else [])
     config = studies.apply_sets(mod.Config.preset(preset), sets)
     if executor == "local":

@@ -29,9 +29,10 @@ def sweep(
 
     Finished units are read from the store, so rerunning a killed sweep resumes it.
     """
+    from noisylab.studies.runner import plan, run_sweep
     from noisylab.sweep import SweepError, open_store
     from noisylab.sweep.executors import EXECUTORS
-    from noisylab.sweep.spec import load_spec, plan, run_sweep
+    from noisylab.sweep.spec import load_spec
 
     if jobs < 0:
         raise ValueError(f"--jobs must be >= 0 (0 = one per CPU core), got {jobs}")

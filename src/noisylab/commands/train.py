@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from noisylab.sweep.train_study import model_kwargs
+from noisylab.checks import check_int
+from noisylab.train.recipe import TrainConfig, model_kwargs
 
 __all__ = ["model_kwargs", "parse_params", "parse_value", "train"]
 
@@ -70,50 +71,54 @@ def _mean_std(v: np.ndarray) -> str:
     return f"{v.mean():.4f} ± {v.std(ddof=1) if v.size > 1 else 0.0:.4f}"
 
 
+def _opt(name: str, *flags: str) -> Any:
+    """A typer option whose default and help are the recipe config's (stated once there)."""
+    return typer.Option(TrainConfig.default(name), *flags, help=TrainConfig.help(name))
+
+
 def train(
-    data: str = typer.Option(..., "--data", help="Dataset name (see `noisylab list datasets`)."),
-    noise: str = typer.Option("none", help="Label noise KIND:RATE, e.g. symmetric:0.4."),
-    loss: str = typer.Option("ce", help="Loss name (see `noisylab list losses`)."),
-    optimizer: str = typer.Option("adam", help="Optimiser name (see `noisylab list optimizers`)."),
-    epochs: int = typer.Option(30, help="Training epochs."),
-    members: int = typer.Option(8, help="Ensemble members (one noise realisation each)."),
-    model: str = typer.Option("mlp", help="Model name (see `noisylab list models`)."),
-    width: int = typer.Option(128, help="Hidden width (dense hidden layer for cnn2d)."),
-    depth: int = typer.Option(2, help="Hidden layers (mlp)."),
-    lr: float = typer.Option(1e-3, help="Learning rate."),
-    batch_size: int = typer.Option(128, help="Minibatch size; 0 trains full-batch."),
-    weight_decay: float = typer.Option(0.0, help="Weight decay."),
-    schedule: str = typer.Option("cosine", help="LR schedule: constant, cosine, step, linear."),
+    data: str = typer.Option(..., "--data", help=TrainConfig.help("data")),
+    noise: str = _opt("noise"),
+    loss: str = _opt("loss"),
+    optimizer: str = _opt("optimizer"),
+    epochs: int = _opt("epochs"),
+    members: int = _opt("members"),
+    model: str = _opt("model"),
+    width: int = _opt("width"),
+    depth: int = _opt("depth"),
+    lr: float = _opt("lr"),
+    batch_size: int = _opt("batch_size"),
+    weight_decay: float = _opt("weight_decay"),
+    schedule: str = _opt("schedule"),
     loss_param: list[str] = typer.Option([], "--loss-param", help="Loss parameter KEY=VALUE."),
     opt_param: list[str] = typer.Option([], "--opt-param", help="Optimiser parameter KEY=VALUE."),
     rho: float = typer.Option(None, help="SAM-type perturbation radius (forwarded if given)."),
     theta: float = typer.Option(None, help="VaSSO averaging θ (forwarded if given)."),
-    clip_grad: float = typer.Option(None, help="Per-member gradient-norm clip."),
-    n_train: int = typer.Option(None, help="Training subset size."),
-    eval_every: int = typer.Option(1, help="Evaluate every N epochs (and the last)."),
-    seed: int = typer.Option(0, help="Seed: data split, member s+i's noise, init and order."),
-    device: str = typer.Option("cpu", help="Device, e.g. cpu or cuda."),
+    clip_grad: float = _opt("clip_grad"),
+    n_train: int = _opt("n_train"),
+    eval_every: int = _opt("eval_every"),
+    seed: int = _opt("seed"),
+    device: str = _opt("device"),
     checkpoint: Path = typer.Option(None, help="Checkpoint file: save and resume the run."),
     save_history: Path = typer.Option(None, help="Write the training history as JSON here."),
 ) -> None:
     """Train an ensemble under label noise; print per-member best/last clean test accuracy.
 
-    One run of the ``train`` pseudo-study (``noisylab sweep`` grids over the same options).
+    One run of the recipe :mod:`noisylab.train.recipe`, whose config states every default;
+    the ``train`` study (``noisylab sweep``) grids over the same options.
     """
     from noisylab import data as data_mod
     from noisylab import losses, optim
     from noisylab import noise as noise_mod
     from noisylab.nn import MODELS
-    from noisylab.sweep.train_study import Config, train_ensemble
-    from noisylab.train import DivergenceWarning
+    from noisylab.train import DivergenceWarning, recipe
 
     # validate names up front so that typos fail before any data loads, with plain messages
     data_mod.DATASETS.get(data)
     losses.LOSSES.get(loss)
     optim.OPTIMIZERS.get(optimizer)
     MODELS.get(model)
-    if members < 1:
-        raise ValueError(f"--members must be >= 1, got {members}")
+    check_int("--members", members, 1)
     loss_params = parse_params(loss_param, "--loss-param")
     opt_params = parse_params(opt_param, "--opt-param")
     noise_spec = noise.strip()
@@ -122,7 +127,7 @@ def train(
         opt_params["rho"] = rho
     if theta is not None:
         opt_params["theta"] = theta
-    cfg = Config(
+    cfg = TrainConfig(
         data=data,
         noise=noise_spec,
         loss=loss,
@@ -146,7 +151,7 @@ def train(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)  # printed below, one line each
-        trained = train_ensemble(cfg, checkpoint=checkpoint, progress=None)
+        trained = recipe.train_ensemble(cfg, checkpoint=checkpoint, progress=None)
     ds, hist, realised = trained.data, trained.history, trained.realized_rate
     for msg in hist.warnings:
         console.print(f"[yellow]warning:[/yellow] {msg}", highlight=False)

@@ -1,58 +1,57 @@
-"""The five studies, one module each, looked up by name.
+"""The studies, looked up by name in one registry.
 
-Studies are imported lazily so that ``noisylab --help`` stays fast and a study's optional
-dependencies are only needed when it runs.
+Studies are registered by module path and imported lazily (:class:`noisylab.registry.Registry`)
+so that ``noisylab --help`` stays fast and a study's optional dependencies are only needed
+when it runs. The five paper studies are *listed* (``noisylab list studies``, ``noisylab
+reproduce``, the report, in this order); the ``train`` study (one plain training run per
+unit, for sweeps) and plugins registered with ``listed=False`` resolve by name but are not
+reproduced.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
 from types import ModuleType
+
+from noisylab.registry import Registry
 
 from .base import Claim, StudyConfig, apply_sets
 
-#: study name → module path (the order is the report's order).
-STUDIES: dict[str, str] = {
-    "losses": "noisylab.studies.losses",
-    "sharpness": "noisylab.studies.sharpness",
-    "alignment": "noisylab.studies.alignment",
-    "modular": "noisylab.studies.modular",
-    "feedback": "noisylab.studies.feedback",
-}
+#: study name → module, in the report's order; meta ``listed`` marks the paper studies.
+STUDIES: Registry[ModuleType] = Registry("study", ordered=True)
+for _name in ("losses", "sharpness", "alignment", "modular", "feedback"):
+    STUDIES.register_lazy(_name, f"noisylab.studies.{_name}", listed=True)
+STUDIES.register_lazy("train", "noisylab.studies.train", listed=False)
 
 
-def _extra() -> dict[str, str]:
-    """Studies added through ``NOISYLAB_EXTRA_STUDIES="name=module.path,..."`` (plugins, tests)."""
-    out = {}
-    for item in os.environ.get("NOISYLAB_EXTRA_STUDIES", "").split(","):
-        if "=" in item:
-            name, mod = item.split("=", 1)
-            out[name.strip()] = mod.strip()
-    return out
+def register(name: str, module: str, *, listed: bool = True) -> None:
+    """Register the study module at import path ``module`` under ``name`` (plugins, tests).
 
-
-def register(name: str, module: str) -> None:
-    """Register a study module under ``name`` (for plugins and tests)."""
-    STUDIES[name] = module
+    ``listed=False`` makes it resolvable by name (``noisylab run``/``sweep``) without adding
+    it to ``noisylab reproduce`` and ``noisylab list studies``.
+    """
+    STUDIES.register_lazy(name, module, listed=listed)
 
 
 def get(name: str) -> ModuleType:
-    """Import and return the study module ``name``."""
-    known = {**STUDIES, **_extra()}
-    if name not in known:
-        raise ValueError(f"unknown study {name!r}; known: {', '.join(known)}")
-    return importlib.import_module(known[name])
+    """Import and return the study module ``name``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+    """
+    return STUDIES.get(name)
 
 
 def available() -> list[str]:
-    """Names of the studies whose modules exist in this installation."""
-    out = []
-    for name, mod in STUDIES.items():
-        if importlib.util.find_spec(mod) is not None:
-            out.append(name)
-    return out
+    """Names of the listed studies (the papers), in the report's order.
+
+    Examples
+    --------
+    >>> available()
+    ['losses', 'sharpness', 'alignment', 'modular', 'feedback']
+    """
+    return [n for n in STUDIES if STUDIES.meta(n).get("listed")]
 
 
 __all__ = ["STUDIES", "Claim", "StudyConfig", "apply_sets", "available", "get", "register"]

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import csv
 import json
-import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from noisylab._json import jsonable
+from noisylab.checks import check_device
 
 
 class Claim(BaseModel):
@@ -41,7 +42,7 @@ class Claim(BaseModel):
     @field_validator("evidence")
     @classmethod
     def _finite(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return _jsonable(v)
+        return jsonable(v)
 
 
 class StudyConfig(BaseModel):
@@ -56,9 +57,7 @@ class StudyConfig(BaseModel):
     @field_validator("device")
     @classmethod
     def _device_name(cls, v: str) -> str:
-        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", v):
-            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {v!r}")
-        return v
+        return check_device(v)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> StudyConfig:
@@ -97,28 +96,6 @@ def apply_sets(config: StudyConfig, sets: Sequence[str]) -> StudyConfig:
             )
         data[key] = yaml.safe_load(raw)
     return type(config)(**data)
-
-
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples to JSON types; non-finite floats become None."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None  # type: ignore[assignment]
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if np is not None and isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if np is not None and isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
-
-
-jsonable = _jsonable
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -7,14 +7,13 @@ again by the next ``execute`` over the same units, which is how a killed sweep r
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import executors
 from .store import ResultsStore, open_store
+from .study import content_id, study_name, study_version
 
 
 class SweepError(RuntimeError):
@@ -39,41 +38,8 @@ class SweepError(RuntimeError):
         )
 
 
-def run_id(study: str, unit: dict[str, Any]) -> str:
-    """A stable content hash of a study name, its result format and a unit config.
-
-    The first 16 hex digits of the SHA-256 of the sorted-key JSON of
-    ``{"study": study, "unit": unit}``, plus ``"version"`` when the study module declares a
-    ``RESULT_VERSION`` (bumped when ``run_unit``'s output changes, so results stored by older
-    code are recomputed, never misread); key order in ``unit`` does not matter.
-
-    Examples
-    --------
-    >>> run_id("demo", {"a": 1, "b": 2}) == run_id("demo", {"b": 2, "a": 1})
-    True
-    >>> len(run_id("demo", {"a": 1}))
-    16
-    """
-    payload: dict[str, Any] = {"study": study, "unit": unit}
-    version = result_version(study)
-    if version is not None:
-        payload["version"] = version
-    blob = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def result_version(study: str) -> Any:
-    """The study module's ``RESULT_VERSION``, or None (also for names that are not studies)."""
-    from noisylab import studies
-
-    try:
-        return getattr(studies.get(study), "RESULT_VERSION", None)
-    except ValueError:
-        return None
-
-
 def execute(
-    study: str,
+    study: Any,
     units: Sequence[dict[str, Any]],
     *,
     store: ResultsStore | str | Path | None = None,
@@ -86,8 +52,11 @@ def execute(
 
     Parameters
     ----------
-    study : str
-        Study name (see :func:`noisylab.studies.get`).
+    study : module or object
+        The study itself (see :class:`noisylab.sweep.study.Study`): its ``NAME`` labels the
+        stored runs, its ``run_unit`` runs each unit (by reference in worker processes and
+        Ray tasks) and its version (:func:`noisylab.sweep.study.study_version`) is part of
+        every run id, so results of other code are never reused.
     units : sequence of dict
         JSON-serialisable unit configs; identical units run once.
     store : ResultsStore or path, optional
@@ -116,44 +85,45 @@ def execute(
         status ``failed`` and its message.
     ValueError
         For an unknown executor, a bad ``jobs`` value or units that are not dicts.
+    TypeError
+        If ``study`` is a name or lacks ``NAME``/``run_unit``.
     """
-    from noisylab import studies
-    from noisylab.sweep import use_pseudo_study
-
-    use_pseudo_study(study)
-    studies.get(study)  # an unknown study fails here, not in every worker
+    name = study_name(study)
+    version = study_version(study)
     if isinstance(store, str | Path):
         store = open_store(store)
     units = list(units)
     for i, u in enumerate(units):
         if not isinstance(u, Mapping):
-            raise ValueError(f"unit {i} of study {study!r} must be a dict, got {type(u).__name__}")
-    ids = [run_id(study, dict(u)) for u in units]
+            raise ValueError(f"unit {i} of study {name!r} must be a dict, got {type(u).__name__}")
+    ids = [content_id(name, version, dict(u)) for u in units]
     unique: dict[str, dict[str, Any]] = {}
     for rid, u in zip(ids, units, strict=True):
         unique.setdefault(rid, dict(u))
 
     results: dict[str, Any] = store.done_results(list(unique)) if store is not None else {}
-    todo = [(rid, study, u) for rid, u in unique.items() if rid not in results]
+    todo: list[executors.Task] = [
+        (rid, study.run_unit, u) for rid, u in unique.items() if rid not in results
+    ]
     failures: dict[str, str] = {}
 
     if todo:
 
         def on_start(batch: list[executors.Task]) -> None:
             if store is not None:
-                store.mark(batch, "running")
+                store.mark([(rid, name, u) for rid, _, u in batch], "running")
 
         # validates executor/jobs/address now; units start only when the stream is read
         stream = executors.run(todo, on_start, executor=executor, jobs=jobs, address=address)
         if store is not None:
-            store.mark(todo, "pending")
-        with _progress(study, len(unique), len(results), progress) as advance:
+            store.mark([(rid, name, u) for rid, _, u in todo], "pending")
+        with _progress(name, len(unique), len(results), progress) as advance:
             for rid, env in stream:
-                _record(store, study, rid, unique[rid], env, results, failures)
+                _record(store, name, rid, unique[rid], env, results, failures)
                 advance()
 
     if failures:
-        raise SweepError(study, failures, len(unique))
+        raise SweepError(name, failures, len(unique))
     return [results[rid] for rid in ids]
 
 

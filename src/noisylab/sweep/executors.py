@@ -1,11 +1,12 @@
 """Executors: where units run. In this process, a spawned process pool, or Ray tasks.
 
-Each executor takes ``(key, study, unit)`` tasks and yields ``(key, envelope)`` pairs as
-units finish (in completion order), where the envelope is what
+Each executor takes ``(key, run_unit, unit)`` tasks and yields ``(key, envelope)`` pairs
+as units finish (in completion order), where the envelope is what
 :func:`noisylab.sweep.worker.run_unit` returns. At most ``2 * jobs`` units are in flight at
 once, so a unit's status in the store says ``running`` only shortly before it runs.
-Workers receive the driver's ``NOISYLAB_EXTRA_STUDIES`` and ``sys.path`` additions so that
-plugin and test studies resolve in them.
+Process-pool and Ray workers receive ``run_unit`` by reference (module and qualified name,
+see :func:`noisylab.sweep.study.function_ref`) with the driver's ``sys.path`` additions,
+so any importable study, plugin or test module, runs in them without a registry.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from . import worker
+from .study import function_ref
 
-Task = tuple[str, str, dict[str, Any]]  # (key, study, unit)
+Task = tuple[str, Callable[[dict[str, Any]], dict[str, Any]], dict[str, Any]]  # key, fn, unit
 OnStart = Callable[[list[Task]], None]
 
 EXECUTORS = ("local", "ray")
@@ -61,19 +63,18 @@ def run_inline(tasks: Iterable[Task], on_start: OnStart) -> Iterator[tuple[str, 
     """Run tasks one by one in this process."""
     for task in tasks:
         on_start([task])
-        key, study, unit = task
-        yield key, worker.run_unit(study, unit)
+        key, fn, unit = task
+        yield key, worker.run_unit(fn, unit)
 
 
 def run_pool(tasks: Iterable[Task], on_start: OnStart, jobs: int) -> Iterator[tuple[str, dict]]:
     """Run tasks on ``jobs`` spawned processes (one torch thread each)."""
-    extra = os.environ.get("NOISYLAB_EXTRA_STUDIES", "")
     paths = extra_paths()
     ctx = multiprocessing.get_context("spawn")
     pending = iter(tasks)
     running: dict[Future, str] = {}
     with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=worker.init_worker, initargs=(extra, paths)
+        max_workers=jobs, mp_context=ctx, initializer=worker.init_worker, initargs=(paths,)
     ) as pool:
         try:
             while True:
@@ -85,9 +86,9 @@ def run_pool(tasks: Iterable[Task], on_start: OnStart, jobs: int) -> Iterator[tu
                     batch.append(task)
                 if batch:
                     on_start(batch)
-                    for key, study, unit in batch:
+                    for key, fn, unit in batch:
                         try:
-                            running[pool.submit(worker.run_unit, study, unit)] = key
+                            running[pool.submit(worker.run_ref, function_ref(fn), unit)] = key
                         except BrokenProcessPool as exc:  # an earlier worker died
                             yield key, _failure(exc)
                 if not running:
@@ -118,7 +119,6 @@ def run_ray(
     except ImportError:
         raise ImportError("the ray executor needs Ray: pip install 'noisylab[ray]'") from None
 
-    extra = os.environ.get("NOISYLAB_EXTRA_STUDIES", "")
     paths = extra_paths()
     started_here = False
     if not ray.is_initialized():
@@ -142,8 +142,8 @@ def run_ray(
                 batch.append(task)
             if batch:
                 on_start(batch)
-                for key, study, unit in batch:
-                    running[remote.remote(study, unit, extra, paths)] = key
+                for key, fn, unit in batch:
+                    running[remote.remote(function_ref(fn), unit, paths)] = key
             if not running:
                 return
             ready, _ = ray.wait(list(running), num_returns=1)
@@ -181,9 +181,13 @@ def run(
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     if executor == "ray":
+        for _, fn, _ in tasks[:1]:
+            function_ref(fn)
         return run_ray(tasks, on_start, jobs, address)
     if address is not None:
         raise ValueError(f"--address {address!r} is only used by the ray executor")
     if (jobs or 1) == 1 or len(tasks) <= 1:
         return run_inline(tasks, on_start)
+    for _, fn, _ in tasks[:1]:
+        function_ref(fn)  # a lambda or unimportable function fails here, not in each worker
     return run_pool(tasks, on_start, min(jobs or 1, len(tasks)))

@@ -12,20 +12,21 @@ A sweep file::
     zip:                     # optional axes whose fields vary together
       - {lr: [0.1, 0.01], batch_size: [64, 128]}
 
-Each grid point is validated through the study's ``Config``; the units of all points go
-through one :func:`noisylab.sweep.execute` call (so units shared by points run once), and
-each point is analysed into ``OUT/<point-slug>/``.
+This module parses and validates the file; :func:`noisylab.studies.runner.plan` (one layer
+up, where studies are known by name) validates each grid point through the study's
+``Config`` and :func:`noisylab.studies.runner.run_sweep` sends the units of all points
+through one :func:`noisylab.sweep.execute` call (so units shared by points run once) and
+analyses each point into ``OUT/<point-slug>/``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .grid import grid_points, slug
+from .grid import grid_points
 
 SPEC_KEYS = ("study", "preset", "set", "grid", "zip")
 
@@ -105,17 +106,6 @@ def load_spec(path: str | Path) -> SweepSpec:
     return SweepSpec.from_dict(data, source=f"sweep file {str(path)!r}")
 
 
-@dataclass
-class Point:
-    """One grid point: its overrides, validated config and units."""
-
-    slug: str
-    overrides: dict[str, Any]
-    config: Any  # the study's StudyConfig
-    units: list[dict[str, Any]]
-    run_ids: list[str]
-
-
 def override(config: Any, values: Mapping[str, Any], what: str = "grid") -> Any:
     """``config`` with ``values`` replaced, validated by its class.
 
@@ -133,103 +123,3 @@ def override(config: Any, values: Mapping[str, Any], what: str = "grid") -> Any:
                 f"known: {', '.join(sorted(data))}"
             )
     return type(config)(**{**data, **values})
-
-
-def plan(spec: SweepSpec) -> list[Point]:
-    """Expand a spec into validated points with their units and run ids."""
-    from noisylab import studies
-
-    from . import run_id, use_pseudo_study
-
-    use_pseudo_study(spec.study)
-    mod = studies.get(spec.study)
-    base = mod.Config.preset(spec.preset)
-    if isinstance(spec.sets, list):
-        base = studies.apply_sets(base, spec.sets)
-    else:
-        base = override(base, spec.sets, what="set")
-    points: list[Point] = []
-    used: set[str] = set()
-    for values in grid_points(spec.grid, spec.zip):
-        config = override(base, values)
-        name = slug(values)
-        if name in used:
-            i = 2
-            while f"{name}-{i}" in used:
-                i += 1
-            name = f"{name}-{i}"
-        used.add(name)
-        units = mod.units(config)
-        points.append(Point(name, values, config, units, [run_id(spec.study, u) for u in units]))
-    return points
-
-
-def run_sweep(
-    spec: SweepSpec,
-    out: str | Path,
-    *,
-    store: Any = None,
-    executor: str = "local",
-    jobs: int | None = 1,
-    address: str | None = None,
-    progress: bool = True,
-    command: str | None = None,
-    points: list[Point] | None = None,
-) -> list[dict[str, Any]]:
-    """Run every point of ``spec`` (units cached in ``store``) and analyse each into ``out``.
-
-    ``points`` may pass in ``plan(spec)`` when the caller validated the spec already.
-
-    Returns
-    -------
-    list of dict
-        Per point: ``slug``, ``overrides``, ``units`` (count), ``run_ids``, ``claims``
-        (``{id: reproduced}``), ``out`` (its directory). Also written to
-        ``out/sweep.json``.
-    """
-    from noisylab.studies import runner
-
-    from . import execute
-
-    out = Path(out)
-    if points is None:
-        points = plan(spec)
-    all_units = [u for p in points for u in p.units]
-    results = execute(
-        spec.study,
-        all_units,
-        store=store,
-        executor=executor,
-        jobs=jobs,
-        address=address,
-        progress=progress,
-    )
-    summary = []
-    start = 0
-    for p in points:
-        part = results[start : start + len(p.units)]
-        start += len(p.units)
-        claims = runner.analyse(spec.study, p.config, part, out / p.slug, command=command)
-        summary.append(
-            {
-                "slug": p.slug,
-                "overrides": p.overrides,
-                "units": len(p.units),
-                "run_ids": p.run_ids,
-                "claims": {c.id: c.reproduced for c in claims},
-                "out": str(out / p.slug),
-            }
-        )
-    meta = {
-        "study": spec.study,
-        "preset": spec.preset,
-        "set": spec.sets,
-        "grid": spec.grid,
-        "zip": spec.zip,
-        "command": command,
-        "distinct_units": len(set().union(*(p.run_ids for p in points))) if points else 0,
-        "points": summary,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    return summary

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from noisylab.studies.base import jsonable
+from noisylab._json import jsonable
 
 #: default location of the store, relative to the working directory.
 DEFAULT_PATH = Path("results/noisylab.sqlite")

@@ -1,4 +1,4 @@
-"""What a sweep worker runs: import a study, run one unit, return the result in an envelope.
+"""What a sweep worker runs: one unit of a study, its result returned in an envelope.
 
 Workers (in-process, a spawned process pool, or Ray tasks) never touch the results store;
 they return an envelope and the driver writes it. Exceptions from the study are caught
@@ -14,6 +14,7 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,29 +36,29 @@ def versions() -> dict[str, str]:
     return out
 
 
-def init_worker(extra_studies: str | None = None, sys_path: list[str] | None = None) -> None:
-    """Prepare a worker process: one torch thread, the driver's extra studies and paths.
+def init_worker(sys_path: list[str] | None = None) -> None:
+    """Prepare a worker process: one torch thread, the driver's import paths.
 
     Torch is not imported here (studies that need it import it; ``OMP_NUM_THREADS=1`` makes
     it start with one thread); if it is loaded already, ``torch.set_num_threads(1)``.
 
     Parameters
     ----------
-    extra_studies : str, optional
-        The driver's ``NOISYLAB_EXTRA_STUDIES`` value, so test and plugin studies resolve.
     sys_path : list of str, optional
-        Directories to append to ``sys.path`` (where the driver found plugin studies).
+        Directories to append to ``sys.path`` (where the driver found the study's module).
     """
     global _IN_WORKER
     _IN_WORKER = True
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
-    if extra_studies:
-        os.environ["NOISYLAB_EXTRA_STUDIES"] = extra_studies
+    _add_paths(sys_path)
+    _one_torch_thread()
+
+
+def _add_paths(sys_path: list[str] | None) -> None:
     for p in sys_path or []:
         if p not in sys.path:
             sys.path.append(p)
-    _one_torch_thread()
 
 
 def _one_torch_thread() -> None:
@@ -68,23 +69,16 @@ def _one_torch_thread() -> None:
 
 
 def run_unit(
-    study: str,
-    unit: dict[str, Any],
-    extra_studies: str | None = None,
-    sys_path: list[str] | None = None,
+    fn: Callable[[dict[str, Any]], dict[str, Any]], unit: dict[str, Any]
 ) -> dict[str, Any]:
-    """Run one unit of ``study`` and return an envelope.
+    """Run ``fn(unit)`` (a study's ``run_unit``) and return an envelope.
 
     Parameters
     ----------
-    study : str
-        Study name, resolved with :func:`noisylab.studies.get`.
+    fn : callable
+        The study's ``run_unit``.
     unit : dict
-        The unit config passed to the study's ``run_unit``.
-    extra_studies : str, optional
-        ``NOISYLAB_EXTRA_STUDIES`` to set before resolving the study (plugins and tests).
-    sys_path : list of str, optional
-        Directories to append to ``sys.path`` before importing the study.
+        The unit config passed to it.
 
     Returns
     -------
@@ -93,22 +87,15 @@ def run_unit(
         "traceback": ...}``, plus ``started``, ``finished`` (ISO-8601 UTC), ``duration_s``,
         ``host``, ``pid`` and ``versions``.
     """
-    if extra_studies is not None:
-        os.environ["NOISYLAB_EXTRA_STUDIES"] = extra_studies
-    for p in sys_path or []:
-        if p not in sys.path:
-            sys.path.append(p)
     started = datetime.now(UTC).isoformat(timespec="microseconds")
     t0 = time.perf_counter()
     env: dict[str, Any] = {}
     try:
-        from noisylab.studies import get
         from noisylab.sweep.store import dumps
 
-        mod = get(study)
         if _IN_WORKER:
             _one_torch_thread()
-        result = mod.run_unit(dict(unit))
+        result = fn(dict(unit))
         try:
             text = dumps(result)
         except TypeError as exc:
@@ -128,9 +115,25 @@ def run_unit(
     return env
 
 
-def run_remote(
-    study: str, unit: dict[str, Any], extra_studies: str, sys_path: list[str]
-) -> dict[str, Any]:
-    """:func:`init_worker` then :func:`run_unit`: the body of a Ray task."""
-    init_worker(extra_studies, sys_path)
-    return run_unit(study, unit, extra_studies, sys_path)
+def run_ref(ref: tuple[str, str], unit: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_unit` of the function named by ``ref`` = ``(module, qualname)``.
+
+    An import failure is returned as a failed envelope, like any error of the unit.
+    """
+    from .study import resolve_ref
+
+    try:
+        fn = resolve_ref(ref)
+    except Exception as exc:
+        return {
+            "ok": False,
+            "error": f"{type(exc).__name__}: cannot import run_unit {ref[0]}.{ref[1]}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
+    return run_unit(fn, unit)
+
+
+def run_remote(ref: tuple[str, str], unit: dict[str, Any], sys_path: list[str]) -> dict[str, Any]:
+    """:func:`init_worker` then :func:`run_ref`: the body of a Ray task."""
+    init_worker(sys_path)
+    return run_ref(ref, unit)

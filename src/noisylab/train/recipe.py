@@ -1,20 +1,9 @@
-"""The pseudo-study ``train``: one unit is one plain ``noisylab train`` run.
+"""The recipe of one ``noisylab train`` run: its config and the function that runs it.
 
-It lets a sweep file grid over training options::
-
-    study: train
-    preset: quick
-    set: {data: digits, noise: "symmetric:0.4"}
-    grid:
-      loss: [ce, gce, mae]
-      lr: [0.01, 0.001]
-
-Each unit builds an ``M``-member ensemble (member i: noise realisation, initialisation and
-minibatch order from ``seed + i``, as ``noisylab train`` does), trains it with
-:func:`noisylab.train.fit` and returns per-member best/last test accuracy (test MSE for
-regression data) with every per-epoch metric as ``[member, epoch, name, value]`` rows, which
-the results store keeps queryable. ``analyse`` writes ``results.csv`` (one row per member)
-and ``table.md``; there are no paper claims to check.
+:class:`TrainConfig` holds every option of a run, with the one set of defaults that the
+``noisylab train`` command shows and the ``train`` study's presets start from;
+:func:`train_ensemble` loads the data, corrupts one noise realisation per member, builds the
+ensemble and fits it with :func:`noisylab.train.fit`.
 """
 
 from __future__ import annotations
@@ -22,49 +11,46 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from noisylab.studies.base import Claim, StudyConfig, markdown_table, mean_std, write_csv
-
-NAME = "train"
-TITLE = "Plain training runs"
-PAPER = ""
+from noisylab.checks import check_device, check_int, check_registered
 
 
-class Config(StudyConfig):
+class TrainConfig(BaseModel):
     """Options of one training run (the names of ``noisylab train``'s options).
 
-    Names (data, noise, loss, optimizer, model) are checked against their registries when
-    the config is built, so a typo in a sweep file fails before anything runs.
+    Names (data, noise, loss, optimizer, model, schedule) are checked against their
+    registries when the config is built, so a typo fails before anything runs. Member i
+    uses seed ``seed + i`` for its noise, initialisation and minibatch order.
     """
 
-    data: str = "digits"
-    noise: str = "symmetric:0.4"
-    loss: str = "ce"
-    loss_params: dict[str, Any] = Field(default_factory=dict)
-    optimizer: str = "adam"
-    optimizer_params: dict[str, Any] = Field(default_factory=dict)
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    epochs: int = 20
-    members: int = 4
-    model: str = "mlp"
-    width: int = 128
-    depth: int = 2
-    batch_size: int = 128  # 0 = full batch
-    clip_grad: float | None = None
-    eval_every: int = 1
-    n_train: int | None = None
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"n_train": 300, "epochs": 3, "members": 2, "width": 32, "depth": 1, "lr": 0.01},
-        "quick": {"epochs": 20, "members": 4},
-        "paper": {"epochs": 100, "members": 8, "width": 256},
-    }
+    data: str = Field("digits", description="Dataset name (see `noisylab list datasets`).")
+    noise: str = Field("none", description="Label noise KIND:RATE, e.g. symmetric:0.4.")
+    loss: str = Field("ce", description="Loss name (see `noisylab list losses`).")
+    loss_params: dict[str, Any] = Field(default_factory=dict, description="Loss parameters.")
+    optimizer: str = Field("adam", description="Optimiser name (see `noisylab list optimizers`).")
+    optimizer_params: dict[str, Any] = Field(
+        default_factory=dict, description="Optimiser parameters."
+    )
+    lr: float = Field(1e-3, description="Learning rate.")
+    weight_decay: float = Field(0.0, description="Weight decay.")
+    schedule: str = Field("cosine", description="LR schedule: constant, cosine, step, linear.")
+    epochs: int = Field(30, description="Training epochs.")
+    members: int = Field(8, description="Ensemble members (one noise realisation each).")
+    model: str = Field("mlp", description="Model name (see `noisylab list models`).")
+    width: int = Field(128, description="Hidden width (dense hidden layer for cnn2d).")
+    depth: int = Field(2, description="Hidden layers (mlp).")
+    batch_size: int = Field(128, description="Minibatch size; 0 trains full-batch.")
+    clip_grad: float | None = Field(None, description="Per-member gradient-norm clip.")
+    eval_every: int = Field(1, description="Evaluate every N epochs (and the last).")
+    n_train: int | None = Field(None, description="Training subset size.")
+    seed: int = Field(0, description="Seed: data split, member s+i's noise, init and order.")
+    device: str = Field("cpu", description="Device, e.g. cpu or cuda.")
 
     @field_validator("noise")
     @classmethod
@@ -81,7 +67,7 @@ class Config(StudyConfig):
     def _registered(cls, v: str, info: Any) -> str:
         from noisylab import data, losses, nn, optim
         from noisylab.registry import Registry
-        from noisylab.train import SCHEDULES
+        from noisylab.train.schedules import SCHEDULES
 
         registries: dict[str, Registry[Any]] = {
             "data": data.DATASETS,
@@ -90,30 +76,40 @@ class Config(StudyConfig):
             "model": nn.MODELS,
             "schedule": SCHEDULES,
         }
-        registry = registries[info.field_name]
-        if v not in registry:
-            what = "dataset" if info.field_name == "data" else info.field_name
-            raise ValueError(f"unknown {what} {v!r}; known: {', '.join(registry)}")
-        return v
+        what = "dataset" if info.field_name == "data" else info.field_name
+        return check_registered(what, v, registries[info.field_name])
 
     @field_validator("members", "epochs", "eval_every", "width")
     @classmethod
     def _positive(cls, v: int, info: Any) -> int:
-        if v < 1:
-            raise ValueError(f"{info.field_name} must be >= 1, got {v}")
-        return v
+        return check_int(info.field_name, v, 1)
 
     @field_validator("batch_size", "depth")
     @classmethod
     def _non_negative(cls, v: int, info: Any) -> int:
-        if v < 0:
-            raise ValueError(f"{info.field_name} must be >= 0, got {v}")
-        return v
+        return check_int(info.field_name, v, 0)
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        return check_device(v)
 
-def units(config: Config) -> list[dict[str, Any]]:
-    """One unit: the run's options."""
-    return [config.model_dump()]
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of field ``name`` (what ``noisylab train`` shows for its option).
+
+        Examples
+        --------
+        >>> TrainConfig.default("epochs"), TrainConfig.default("noise")
+        (30, 'none')
+        """
+        field = cls.model_fields[name]
+        return field.get_default(call_default_factory=True)
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        """The description of field ``name`` (the ``--help`` text of its CLI option)."""
+        return cls.model_fields[name].description or ""
 
 
 def model_kwargs(
@@ -172,12 +168,12 @@ class Trained:
 
 
 def train_ensemble(
-    cfg: Config, *, checkpoint: str | Path | None = None, progress: bool | None = False
+    cfg: TrainConfig, *, checkpoint: str | Path | None = None, progress: bool | None = False
 ) -> Trained:
     """Load the data, corrupt one noise realisation per member, build and fit the ensemble.
 
     Member i uses seed ``cfg.seed + i`` for its noise, initialisation and minibatch order.
-    This is the one code path of ``noisylab train`` and of the sweep unit.
+    This is the one code path of ``noisylab train`` and of the ``train`` study's unit.
     """
     from noisylab import data as data_mod
     from noisylab import noise as noise_mod
@@ -229,72 +225,3 @@ def train_ensemble(
         checkpoint=checkpoint,
     )
     return Trained(data=ds, realized_rate=realized, history=hist)
-
-
-def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
-    """Train one ensemble; return per-member summaries and per-epoch metric rows."""
-    import warnings
-
-    from noisylab.train import DivergenceWarning
-
-    cfg = Config(**unit)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)  # recorded in "diverged"
-        t = train_ensemble(cfg)
-    hist, task = t.history, t.data.task
-    metric, mode, tag = (
-        ("test/acc", "max", "acc") if task == "classification" else ("test/mse", "min", "mse")
-    )
-    rows = []
-    for name in sorted(hist.metrics):
-        values = hist.metrics[name]  # (M, n_evals)
-        for m in range(hist.members):
-            for j, epoch in enumerate(hist.epochs):
-                if not math.isnan(values[m, j]):  # missing: diverged member, empty subset
-                    rows.append([m, int(epoch), name, float(values[m, j])])
-    return {
-        "task": task,
-        "realized_rate": [float(r) for r in t.realized_rate],
-        f"best_test_{tag}": [float(v) for v in hist.best(metric, mode)],
-        f"last_test_{tag}": [float(v) for v in hist.last(metric)],
-        "diverged": {str(m): int(ep) for m, (ep, _) in hist.diverged.items()},
-        "metrics": rows,
-    }
-
-
-def analyse(config: Config, results: list[dict[str, Any]], out: Path) -> list[Claim]:
-    """Write ``results.csv`` (one row per member) and ``table.md`` (mean ± std)."""
-    out = Path(out)
-    rows = []
-    table = []
-    for r in results:
-        tag = "acc" if r["task"] == "classification" else "mse"
-        best, last = r[f"best_test_{tag}"], r[f"last_test_{tag}"]
-        for m, (b, la) in enumerate(zip(best, last, strict=True)):
-            rows.append(
-                {
-                    "member": m,
-                    "seed": config.seed + m,
-                    "realized_rate": r["realized_rate"][m],
-                    f"best_test_{tag}": b,
-                    f"last_test_{tag}": la,
-                    "diverged_epoch": r["diverged"].get(str(m), ""),
-                }
-            )
-        table.append(
-            [
-                config.data,
-                config.noise,
-                config.loss,
-                config.optimizer,
-                config.lr,
-                config.epochs,
-                len(best),
-                f"best {tag} {mean_std(best)}",
-                f"last {tag} {mean_std(last)}",
-            ]
-        )
-    write_csv(out / "results.csv", rows)
-    header = ["data", "noise", "loss", "optimizer", "lr", "epochs", "members", "best", "last"]
-    (out / "table.md").write_text(markdown_table(header, table))
-    return []
