@@ -66,16 +66,9 @@ def _source_files(module: ModuleType) -> list[Path]:
     return [path]
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
 def _file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, cached by (path, mtime, size)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _DIGESTS[key]
+    """SHA-256 of a file's bytes (read every time: a cache keyed by mtime could miss an edit)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _module_of(study: Any) -> ModuleType | None:
