@@ -32,9 +32,11 @@ dev: $(VENV)/.dev
 demo: $(VENV)/.core
 	$(BIN)/noisylab reproduce --preset $(PRESET) --out report
 
+# tests/ and src/ doctests (pyproject testpaths); the browser test (marker browser) included
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# everything, the slow and Ray tests too
 test-all: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
