@@ -67,7 +67,7 @@ def test_sweep_bad_grid_key_is_one_line_exit_2(env, cli, capsys, tmp_path):
     assert cli("sweep", "bad2.yaml") == 2
     assert "n: Input should be a valid integer" in capsys.readouterr().err
     assert cli("sweep", "bad2.yaml", "--jobs", "-1") == 2
-    assert "--jobs must be >= 0 (0 = one per CPU core), got -1" in capsys.readouterr().err
+    assert "--jobs (0 = one per CPU core) must be an int >= 0, got -1" in capsys.readouterr().err
     assert cli("sweep", "missing.yaml") == 2
     assert "sweep file 'missing.yaml' not found" in capsys.readouterr().err
     (tmp_path / "nostudy.yaml").write_text("study: nosuch\n")

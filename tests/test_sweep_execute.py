@@ -147,7 +147,7 @@ def test_bad_arguments(fixture_study, tmp_path):
     with pytest.raises(ValueError, match="address 'x:1' is only used by the ray executor"):
         execute(STUDY, _units(1), store=store, address="x:1", progress=False)
     assert store.list_runs() == []  # nothing marked pending
-    with pytest.raises(ValueError, match="jobs must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="jobs must be an int >= 1, got 0"):
         execute(STUDY, _units(1), jobs=0, progress=False)
     with pytest.raises(ValueError, match="unit 0 of study 'sweep_fixture' must be a dict"):
         execute(STUDY, [3], progress=False)

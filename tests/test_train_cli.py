@@ -124,3 +124,34 @@ def test_train_cli_options_reach_the_engine(cli, capsys, tmp_path, monkeypatch):
     # 100 stratified samples = 10 per class; exact pair noise flips 3 of each: rate 0.300
     rows = re.findall(r"│\s+(\d+)\s+│\s+(0\.\d+)\s+│", capsys.readouterr().out)
     assert rows == [("0", "0.300"), ("1", "0.300")]
+
+
+def test_train_cli_defaults_are_the_recipe_config_defaults():
+    """Each default is stated once: every option of ``noisylab train`` that is a recipe field
+    defaults to (and is documented by) that field of ``TrainConfig``; the ``train`` study's
+    config is the same class plus presets."""
+    import inspect
+
+    from noisylab.commands.train import train
+    from noisylab.studies.train import Config
+    from noisylab.train.recipe import TrainConfig
+
+    params = inspect.signature(train).parameters
+    shared = [n for n in params if n in TrainConfig.model_fields]
+    # every field is an option; the two parameter dicts come as --loss-param/--opt-param K=V
+    params_dicts = {"loss_params", "optimizer_params"}
+    assert set(shared) == set(TrainConfig.model_fields) - params_dicts
+    assert {"loss_param", "opt_param"} <= set(params)
+    for name in shared:
+        option = params[name].default
+        assert option.help == TrainConfig.model_fields[name].description, name
+        if name == "data":
+            assert option.default is ...  # required on the command line
+        else:
+            assert option.default == TrainConfig.default(name), name
+    assert issubclass(Config, TrainConfig)
+    assert {n: Config.model_fields[n].default for n in ("epochs", "members")} == {
+        "epochs": TrainConfig.default("epochs"),
+        "members": TrainConfig.default("members"),
+    }
+    assert Config.preset("quick").epochs == 20  # presets override, the defaults stay put

@@ -87,12 +87,22 @@ def check_choice(name: str, value: object, choices: Iterable[Any]) -> Any:
     Raises
     ------
     ValueError
-        ``"{name} must be one of a, b, c, got {value!r}"``.
+        ``"{name} must be 'a' or 'b', got ..."`` (two choices) or
+        ``"{name} must be one of 'a', 'b', 'c', got ..."``.
+
+    Examples
+    --------
+    >>> check_choice("task", "ranking", ("classification", "regression"))
+    Traceback (most recent call last):
+        ...
+    ValueError: task must be 'classification' or 'regression', got 'ranking'
     """
     options = list(choices)
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, options))}, got {value!r}")
-    return value
+    if value in options:
+        return value
+    quoted = [repr(o) for o in options]
+    expected = " or ".join(quoted) if len(quoted) == 2 else "one of " + ", ".join(quoted)
+    raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def check_registered(what: str, value: str, known: Iterable[str]) -> str:

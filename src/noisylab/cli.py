@@ -36,7 +36,8 @@ def _one_line(exc: BaseException) -> str:
         parts = []
         for e in exc.errors():
             loc = ".".join(str(x) for x in e.get("loc", ())) or "config"
-            parts.append(f"{loc}: {e.get('msg')} (got {e.get('input')!r})")
+            msg = str(e.get("msg", "")).removeprefix("Value error, ")  # our checks' own words
+            parts.append(f"{loc}: {msg} (got {e.get('input')!r})")
         return "; ".join(parts)
     return " ".join(str(exc).split()) or type(exc).__name__
 

@@ -29,13 +29,13 @@ def sweep(
 
     Finished units are read from the store, so rerunning a killed sweep resumes it.
     """
+    from noisylab.checks import check_int
     from noisylab.studies.runner import plan, run_sweep
     from noisylab.sweep import SweepError, open_store
     from noisylab.sweep.executors import EXECUTORS
     from noisylab.sweep.spec import load_spec
 
-    if jobs < 0:
-        raise ValueError(f"--jobs must be >= 0 (0 = one per CPU core), got {jobs}")
+    check_int("--jobs (0 = one per CPU core)", jobs, 0)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
     jobs = jobs or (os.cpu_count() or 1)

@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from noisylab.checks import check_int
 from noisylab.train.recipe import TrainConfig, model_kwargs
 
 __all__ = ["model_kwargs", "parse_params", "parse_value", "train"]
@@ -107,22 +106,12 @@ def train(
     One run of the recipe :mod:`noisylab.train.recipe`, whose config states every default;
     the ``train`` study (``noisylab sweep``) grids over the same options.
     """
-    from noisylab import data as data_mod
-    from noisylab import losses, optim
-    from noisylab import noise as noise_mod
-    from noisylab.nn import MODELS
     from noisylab.train import DivergenceWarning, recipe
 
-    # validate names up front so that typos fail before any data loads, with plain messages
-    data_mod.DATASETS.get(data)
-    losses.LOSSES.get(loss)
-    optim.OPTIMIZERS.get(optimizer)
-    MODELS.get(model)
-    check_int("--members", members, 1)
+    # the config checks every name and bound (stated once, in the recipe) before data loads
     loss_params = parse_params(loss_param, "--loss-param")
     opt_params = parse_params(opt_param, "--opt-param")
     noise_spec = noise.strip()
-    noise_mod.parse_spec(noise_spec)
     if rho is not None:
         opt_params["rho"] = rho
     if theta is not None:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from noisylab.checks import check_choice, check_int, check_number
 from noisylab.data.dataset import Dataset
 
 Standardize = Literal["feature", "global", "channel", "none"]
@@ -16,9 +17,7 @@ STANDARDIZE_MODES = ("feature", "global", "channel", "none")
 
 def rng_for(seed: int, stream: int) -> np.random.Generator:
     """An independent generator per purpose (split, train subset, test subset, data)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return np.random.default_rng([int(seed), stream])
+    return np.random.default_rng([check_int("seed", seed, 0), stream])
 
 
 def allocate(counts: np.ndarray, n: int) -> np.ndarray:
@@ -70,8 +69,7 @@ def split(
     x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int, stratify: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seeded train/test split; the test part has round(test_fraction·n) samples."""
-    if not (0.0 < test_fraction < 1.0):
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    check_number("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     n_test = round(len(y) * test_fraction)
     if n_test == 0 or n_test == len(y):
         raise ValueError(f"cannot split {len(y)} samples with test_fraction={test_fraction}")
@@ -90,8 +88,7 @@ def standardize(
     ``channel``: per channel (axis 1) of image tensors (n, C, H, W); ``none``. Dimensions
     with zero spread are centred and left unscaled.
     """
-    if mode not in STANDARDIZE_MODES:
-        raise ValueError(f"standardize must be one of {STANDARDIZE_MODES}, got {mode!r}")
+    check_choice("standardize", mode, STANDARDIZE_MODES)
     if mode == "none":
         return x_train, x_test, "not standardised"
     # float32 inputs stay float32 (MNIST is 47M entries); statistics accumulate in float64
@@ -134,10 +131,8 @@ def build(
     """Subset (seeded, stratified for classification), standardise and wrap as a Dataset."""
     stratify = task == "classification"
     for label, n, avail in (("n_train", n_train, len(y_train)), ("n_test", n_test, len(y_test))):
-        if n is not None and (
-            isinstance(n, bool) or not isinstance(n, int | np.integer) or not 0 < n <= avail
-        ):
-            raise ValueError(f"{label} must be an int in [1, {avail}] for {name}, got {n!r}")
+        if n is not None:
+            check_int(label, n, 1, avail)
     if n_train is not None and n_train < len(y_train):
         idx = choose(y_train, int(n_train), rng_for(seed, 2), stratify)
         x_train, y_train = x_train[idx], y_train[idx]

@@ -7,6 +7,11 @@ from typing import Any, Literal
 
 import torch
 
+from noisylab.checks import check_choice
+
+#: the tasks a dataset can pose
+TASKS = ("classification", "regression")
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -40,8 +45,7 @@ class Dataset:
             raise ValueError(
                 f"x_test has {len(self.x_test)} rows but y_test has {len(self.y_test)}"
             )
-        if self.task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', got {self.task!r}")
+        check_choice("task", self.task, TASKS)
         if self.task == "classification" and not self.num_classes:
             raise ValueError("a classification dataset needs num_classes >= 2")
 

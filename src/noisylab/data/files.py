@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from noisylab.checks import check_choice
 from noisylab.data._prep import build, split
-from noisylab.data.dataset import Dataset
+from noisylab.data.dataset import TASKS, Dataset
 
 
 def _existing(path: str | os.PathLike[str] | None, what: str) -> Path:
@@ -23,9 +24,7 @@ def _existing(path: str | os.PathLike[str] | None, what: str) -> Path:
 
 def _infer_task(y: np.ndarray, task: str | None) -> str:
     if task is not None:
-        if task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
-        return task
+        return str(check_choice("task", task, TASKS))
     if y.dtype.kind in "iub":
         return "classification"
     if y.dtype.kind == "f" and y.ndim == 1 and np.all(np.isfinite(y)) and np.all(y == np.round(y)):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisylab.checks import check_choice, check_int
 from noisylab.data._prep import build, rng_for
-from noisylab.data.dataset import Dataset
+from noisylab.data.dataset import TASKS, Dataset
 
 
 def teacher_outputs(x: np.ndarray, weights: dict[str, np.ndarray], kind: str) -> np.ndarray:
@@ -17,12 +18,6 @@ def teacher_outputs(x: np.ndarray, weights: dict[str, np.ndarray], kind: str) ->
         return x @ weights["beta"]
     h = np.tanh(x @ weights["w1"] / np.sqrt(x.shape[1]))  # (n, hidden)
     return h @ weights["w2"] / np.sqrt(h.shape[1])
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def teacher(
@@ -69,18 +64,16 @@ def teacher(
         ``info["beta"]`` (d, out) for the linear teacher (``info["w1"]``, ``info["w2"]`` for
         the MLP), plus ``info["teacher"]``.
     """
-    d = _positive_int("d", d)
-    n_tr = _positive_int("n_train", 1000 if n_train is None else n_train)
-    n_te = _positive_int("n_test", 1000 if n_test is None else n_test)
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
-    if teacher not in ("linear", "mlp"):
-        raise ValueError(f"teacher must be 'linear' or 'mlp', got {teacher!r}")
+    d = check_int("d", d)
+    n_tr = check_int("n_train", 1000 if n_train is None else n_train)
+    n_te = check_int("n_test", 1000 if n_test is None else n_test)
+    check_choice("task", task, TASKS)
+    check_choice("teacher", teacher, ("linear", "mlp"))
     if task == "classification":
-        out = _positive_int("num_classes", num_classes, 2)
+        out = check_int("num_classes", num_classes, 2)
     else:
-        out = _positive_int("num_outputs", num_outputs)
-    hidden = _positive_int("hidden", hidden)
+        out = check_int("num_outputs", num_outputs)
+    hidden = check_int("hidden", hidden)
     t_rng = rng_for(seed if teacher_seed is None else teacher_seed, 10)
     if teacher == "linear":
         beta = t_rng.standard_normal((d, out))

@@ -20,6 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from noisylab.checks import check_int
+
 from . import worker
 from .study import function_ref
 
@@ -178,8 +180,8 @@ def run(
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
-    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if jobs is not None:
+        check_int("jobs", jobs, 1)
     if executor == "ray":
         for _, fn, _ in tasks[:1]:
             function_ref(fn)
