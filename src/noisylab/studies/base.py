@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math  # noqa: F401  (kept for the helpers the study packages append below)
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
