@@ -121,3 +121,46 @@ def test_registry_unknown_name_lists_known():
     reg.register("a", 1)
     with pytest.raises(ValueError, match="unknown thing 'b'; known: a"):
         reg.get("b")
+
+
+def test_list_studies_shows_the_five_papers_in_report_order(cli, capsys, monkeypatch):
+    from rich.console import Console
+
+    import noisylab.commands.listing as listing
+
+    monkeypatch.setattr(listing, "console", Console(width=200, file=sys.stdout))
+    assert cli("list", "studies") == 0
+    shown = _names(capsys.readouterr().out)
+    assert shown == ["losses", "sharpness", "alignment", "modular", "feedback"]
+
+
+def test_studies_register_lazily_and_the_cli_starts_without_torch():
+    """``import noisylab.cli`` loads no study module and no torch; the ``train`` study and
+    NOISYLAB_EXTRA_STUDIES plugins resolve by name but are not listed."""
+    code = (
+        "import sys, noisylab.cli as c, noisylab.studies as s\n"
+        "loaded = sorted(n for n in s.STUDIES if f'noisylab.studies.{n}' in sys.modules)\n"
+        "print(loaded, 'torch' in sys.modules)\n"
+        "print(c.register_extra_studies('plug=json'), s.available(), s.get('plug').__name__)\n"
+        "print(s.get('train').NAME, s.STUDIES.meta('train'), s.STUDIES.path('train'))\n"
+    )
+    env = {**os.environ, "NOISYLAB_EXTRA_STUDIES": ""}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "[] False",
+        "['plug'] ['losses', 'sharpness', 'alignment', 'modular', 'feedback'] json",
+        "train {'listed': False} noisylab.studies.train",
+    ]
+
+
+def test_extra_studies_variable_is_checked(cli, capsys, monkeypatch):
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "nonsense")
+    assert cli("list", "studies") == 2
+    err = capsys.readouterr().err
+    assert "NOISYLAB_EXTRA_STUDIES expects name=module.path items, got 'nonsense'" in err
+    monkeypatch.setenv("NOISYLAB_EXTRA_STUDIES", "losses=json")
+    assert cli("list", "studies") == 2
+    assert "study 'losses' is already registered as 'noisylab.studies.losses'" in (
+        capsys.readouterr().err
+    )
