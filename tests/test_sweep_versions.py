@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,22 @@ def test_the_train_study_version_covers_the_recipe():
     with_sources = type("T", (), {**same, "SOURCES": train.SOURCES})
     assert study_version(with_sources) == study_version(train)
     assert study_version(without) != study_version(train)
+
+
+def test_a_config_without_json_schema_still_versions_its_fields():
+    """A field type pydantic cannot express in JSON schema: the fields' names, types and
+    defaults key the version instead."""
+    from pydantic import BaseModel
+
+    def version(default):
+        class Config(BaseModel):
+            fn: Callable[[int], int] = default
+            n: int = 3
+
+        study = type("S", (), {"NAME": "s", "run_unit": staticmethod(len), "Config": Config})
+        with pytest.raises(Exception, match=r"(?i)schema"):
+            Config.model_json_schema()
+        return study_version(study)
+
+    assert version(abs) == version(abs)
+    assert version(abs) != version(len)

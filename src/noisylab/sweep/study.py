@@ -96,6 +96,16 @@ def _extra_modules(names: Iterable[str]) -> list[Path]:
     return files
 
 
+def _schema_text(config: Any) -> str:
+    """The config class's JSON schema as sorted JSON (fields, types, defaults); for a field
+    type without a JSON schema, each field's name, annotation and default instead."""
+    try:
+        return json.dumps(config.model_json_schema(), sort_keys=True, default=str)
+    except Exception:  # e.g. PydanticInvalidForJsonSchema for an arbitrary field type
+        fields = getattr(config, "model_fields", {})
+        return repr(sorted((n, repr(f.annotation), repr(f.default)) for n, f in fields.items()))
+
+
 def study_version(study: Any) -> str:
     """A 16-hex-digit version of a study's code, config schema and declared result format.
 
@@ -127,8 +137,7 @@ def study_version(study: Any) -> str:
         h.update(_file_digest(path).encode())
     config = getattr(study, "Config", None)
     if config is not None and hasattr(config, "model_json_schema"):
-        schema = config.model_json_schema()
-        h.update(b"schema\n" + json.dumps(schema, sort_keys=True, default=str).encode())
+        h.update(b"schema\n" + _schema_text(config).encode())
     declared = getattr(study, "RESULT_VERSION", None)
     if declared is not None:
         h.update(b"result_version\n" + json.dumps(declared, default=str).encode())
