@@ -10,13 +10,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from noisylab.sweep.spec import DEFAULT_PRESET
+from noisylab.sweep.store import DEFAULT_PATH
+
 console = Console()
 err = Console(stderr=True)
-DEFAULT_STORE = Path("results/noisylab.sqlite")
+DEFAULT_STORE = DEFAULT_PATH
 
 
 def reproduce(
-    preset: str = typer.Option("quick", help="Preset for every study: tiny, quick or paper."),
+    preset: str = typer.Option(
+        DEFAULT_PRESET, help="Preset for every study: tiny, quick or paper."
+    ),
     only: list[str] = typer.Option([], "--only", help="Run only these studies (repeatable)."),
     executor: str = typer.Option("local", help="Executor: local or ray."),
     jobs: int = typer.Option(0, help="Worker processes (0 = one per CPU core)."),

@@ -11,8 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from noisylab.sweep.store import DEFAULT_PATH
+
 console = Console()
-DEFAULT_STORE = Path("results/noisylab.sqlite")
+DEFAULT_STORE = DEFAULT_PATH
 
 app = typer.Typer(
     name="results",

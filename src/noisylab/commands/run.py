@@ -9,15 +9,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from noisylab.sweep.spec import DEFAULT_PRESET
+from noisylab.sweep.store import DEFAULT_PATH
+
 console = Console()
 
 
 def run(
     study: str = typer.Argument(..., help="Study name (see `noisylab list studies`)."),
-    preset: str = typer.Option("quick", help="Preset: tiny, quick or paper."),
+    preset: str = typer.Option(DEFAULT_PRESET, help="Preset: tiny, quick or paper."),
     set_: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     out: Path = typer.Option(None, help="Output directory (default: runs/STUDY-PRESET)."),
-    store: Path = typer.Option(Path("results/noisylab.sqlite"), help="Results store (SQLite)."),
+    store: Path = typer.Option(DEFAULT_PATH, help="Results store (SQLite)."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not cache results."),
     executor: str = typer.Option("local", help="Executor: local or ray."),
     jobs: int = typer.Option(1, help="Parallel worker processes for the local executor."),

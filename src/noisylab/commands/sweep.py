@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from noisylab.sweep.store import DEFAULT_PATH
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -21,7 +23,7 @@ def sweep(
     executor: str = typer.Option("local", help="Executor: local or ray."),
     jobs: int = typer.Option(1, help="Parallel workers (processes or Ray CPUs); 0 = one per core."),
     address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
-    store: Path = typer.Option(Path("results/noisylab.sqlite"), help="Results store (SQLite)."),
+    store: Path = typer.Option(DEFAULT_PATH, help="Results store (SQLite)."),
     out: Path = typer.Option(None, help="Output directory (default: runs/sweep-<file stem>)."),
     progress: bool = typer.Option(True, help="Show a progress bar on a terminal."),
 ) -> None:

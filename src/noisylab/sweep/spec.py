@@ -30,13 +30,16 @@ from .grid import grid_points
 
 SPEC_KEYS = ("study", "preset", "set", "grid", "zip")
 
+#: the preset used when none is named (sweep files, ``noisylab run``, ``noisylab reproduce``)
+DEFAULT_PRESET = "quick"
+
 
 @dataclass
 class SweepSpec:
     """A parsed sweep file."""
 
     study: str
-    preset: str = "quick"
+    preset: str = DEFAULT_PRESET
     sets: dict[str, Any] | list[str] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     zip: list[dict[str, list[Any]]] = field(default_factory=list)
@@ -60,7 +63,7 @@ class SweepSpec:
             )
         if not isinstance(data.get("study"), str) or not data["study"]:
             raise ValueError(f"{source} needs 'study: NAME', got {data.get('study')!r}")
-        preset = data.get("preset", "quick")
+        preset = data.get("preset", DEFAULT_PRESET)
         if not isinstance(preset, str):
             raise ValueError(f"'preset' in {source} must be a name, got {preset!r}")
         sets = data.get("set") or {}
