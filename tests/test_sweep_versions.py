@@ -177,3 +177,19 @@ def test_a_config_without_json_schema_still_versions_its_fields():
 
     assert version(abs) == version(abs)
     assert version(abs) != version(len)
+
+
+def test_pool_workers_import_an_unregistered_study_by_reference(studies, tmp_path):
+    """A study that no registry or environment variable names (here: written to tmp_path)
+    runs on the process pool: workers get ``run_unit`` as (module, qualname) and import it."""
+    _root, load, ran = studies
+    pkg, _mod = load()
+    units = pkg.units(pkg.Config.preset("tiny"))
+    store = open_store(tmp_path / "pool.sqlite")
+    assert execute(pkg, units, store=store, jobs=2, progress=False) == [
+        {"value": 0},
+        {"value": 2},
+        {"value": 4},
+    ]
+    assert ran() == ["pkg 0", "pkg 1", "pkg 2"]
+    assert {r["study"] for r in store.list_runs()} == {"pkg_study"}
