@@ -30,8 +30,6 @@ class Study(Protocol):
     def run_unit(self, unit: dict[str, Any]) -> dict[str, Any]: ...
 
 
-StudyLike = Study | ModuleType
-
 
 def study_name(study: Any) -> str:
     """``study.NAME``, checked.
