@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.checks import check_choice
 from noisylab.data._prep import build
 from noisylab.data.dataset import Dataset
 
@@ -198,7 +197,8 @@ def cifar100(
 
     ``labels="fine"`` (100 classes, default) or ``"coarse"`` (20 superclasses).
     """
-    check_choice("labels", labels, ("fine", "coarse"))
+    if labels not in ("fine", "coarse"):
+        raise ValueError(f"labels must be 'fine' or 'coarse', got {labels!r}")
     d = _directory(path, "cifar100")
     k = 100 if labels == "fine" else 20
     x_tr, y_tr = _images_labels(d / "train", f"{labels}_labels", k)
