@@ -11,6 +11,7 @@ from noisylab.nn import build
 from noisylab.train import fit
 
 RESNET = {"in_channels": 3, "image_size": 8, "out_features": 3, "width": 4}
+CNN8 = {"in_channels": 3, "image_size": 8, "out_features": 3, "channels": (4, 5, 6), "hidden": 7}
 
 
 def _images(n: int = 40, n_test: int = 16, size: int = 8, seed: int = 0) -> Dataset:
@@ -20,15 +21,24 @@ def _images(n: int = 40, n_test: int = 16, size: int = 8, seed: int = 0) -> Data
     return Dataset("img", x[:n], y[:n], x[n:], y[n:], num_classes=3)
 
 
-@pytest.mark.parametrize("name", ["preact-resnet18", "resnet34"])
-def test_resnet_members_equal_their_single_models_in_train_and_eval(name):
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("preact-resnet18", RESNET),
+        ("resnet34", RESNET),
+        ("resnet34", {**RESNET, "init": "kaiming"}),
+        ("cnn8", CNN8),
+        ("cnn8", {**CNN8, "init": "kaiming"}),
+    ],
+)
+def test_image_members_equal_their_single_models_in_train_and_eval(name, kwargs):
     """In float64, so that the comparison is of the maths, not of summation order."""
-    ens = build(name, 3, seed=[4, 5, 6], **RESNET).double()
+    ens = build(name, 3, seed=[4, 5, 6], **kwargs).double()
     x = torch.randn(3, 5, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     out = ens(x)  # training mode: per-member batch statistics
     assert out.shape == (3, 5, 3)
     for i in range(3):
-        one = build(name, 1, seed=[4 + i], **RESNET).double()
+        one = build(name, 1, seed=[4 + i], **kwargs).double()
         torch.testing.assert_close(out[i], one(x[i : i + 1])[0], rtol=0, atol=1e-10)
         # the running statistics moved the same way, member by member
         for (n_e, b_e), (_, b_1) in zip(ens.named_buffers(), one.named_buffers()):
@@ -54,24 +64,26 @@ def test_batchnorm_is_per_member_not_shared():
     assert rm.shape == (2, 4) and not torch.allclose(rm[0], rm[1])
 
 
-@pytest.mark.parametrize("name", ["preact-resnet18", "resnet34"])
-def test_resnet_forward_backward_on_cifar_shapes(name):
-    ens = build(name, 2, seed=0, in_channels=3, image_size=32, out_features=10, width=4)
+@pytest.mark.parametrize("name", ["preact-resnet18", "resnet34", "cnn8"])
+def test_image_models_forward_backward_on_cifar_shapes(name):
+    small = {"width": 4} if name != "cnn8" else {"channels": (4, 5, 6), "hidden": 8}
+    ens = build(name, 2, seed=0, in_channels=3, image_size=32, out_features=10, **small)
     x = torch.randn(4, 3, 32, 32)  # shared batch (B, C, H, W)
     out = ens(x)
     assert out.shape == (2, 4, 10)
     out.logsumexp(-1).sum().backward()
     for p in ens.parameters():
         assert p.shape[0] == 2 and p.grad is not None and torch.isfinite(p.grad).all()
-    reps = ens.representations(x, ["stage4", "pool"])
-    assert reps["pool"].shape == (2, 4, 32)  # width 4 · 2^3
-    flat = ens(x.reshape(4, -1))  # flattened images work too
-    assert flat.shape == (2, 4, 10)
+    last, width = ("pool", 32) if name != "cnn8" else ("hidden", 8)  # ResNets: 4 · 2^3
+    assert ens.representations(x, [last])[last].shape == (2, 4, width)
+    assert ens(x.reshape(4, -1)).shape == (2, 4, 10)  # flattened images work too
     n_params = sum(p[0].numel() for p in build(name, 1, seed=0).parameters())
-    # the papers' sizes: PreAct-ResNet-18 ≈ 11.2 M, ResNet-34 ≈ 21.3 M parameters (CIFAR-10)
-    assert n_params == pytest.approx(
-        {"preact-resnet18": 11.17e6, "resnet34": 21.28e6}[name], rel=0.01
-    )
+    # the papers' sizes (CIFAR-10): PreAct-ResNet-18 11.17 M, ResNet-34 21.28 M; the 8-layer
+    # CNN counted from its layer list (conv weights + biases + BN scale/shift, dense, BN, head)
+    convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 196), (196, 196)]
+    cnn8 = sum(9 * a * b + b + 2 * b for a, b in convs) + 3136 * 256 + 256 + 512 + 2570
+    expected = {"preact-resnet18": 11.17e6, "resnet34": 21.28e6, "cnn8": cnn8}[name]
+    assert n_params == pytest.approx(expected, rel=0.01)
 
 
 @pytest.mark.parametrize(
@@ -88,6 +100,7 @@ def test_resnet_forward_backward_on_cifar_shapes(name):
         # 0.13 after 8 steps for ResNet-34); in float64 the two runs agree exactly.
         ("preact-resnet18", RESNET, torch.float64, 1e-10),
         ("resnet34", RESNET, torch.float64, 1e-10),
+        ("cnn8", CNN8, torch.float64, 1e-10),
     ],
 )
 def test_image_ensembles_train_like_members_alone(name, kwargs, dtype, tol):
@@ -116,5 +129,9 @@ def test_resnet_rejects_bad_arguments():
         build("resnet34", 1, width=0)
     with pytest.raises(ValueError, match="blocks must name at least one stage"):
         build("preact-resnet18", 1).__class__([0], blocks=())
+    with pytest.raises(ValueError, match="init must be one of"):
+        build("cnn8", 1, init="xavier")
+    with pytest.raises(ValueError, match="divisible by 8"):
+        build("cnn8", 1, image_size=12)
     with pytest.raises(ValueError, match=r"expected input shaped"):
         build("preact-resnet18", 2, **RESNET)(torch.zeros(2, 5, 3, 9, 9))

@@ -19,7 +19,7 @@ from noisylab.nn.base import (
 from noisylab.nn.conv import CNN1d, CNN2d
 from noisylab.nn.factory import FuncEnsemble, from_factory
 from noisylab.nn.mlp import AUTO_LOOP_WIDTH, MLP, Linear2, resolve_strategy
-from noisylab.nn.resnet import ResNet, preact_resnet18, resnet34
+from noisylab.nn.cifar import CNN8, ResNet, preact_resnet18, resnet34
 
 __all__ = [
     "ACTIVATIONS",
@@ -28,6 +28,7 @@ __all__ = [
     "MODELS",
     "CNN1d",
     "CNN2d",
+    "CNN8",
     "EnsembleModule",
     "FuncEnsemble",
     "Linear2",
