@@ -135,3 +135,21 @@ def test_resnet_rejects_bad_arguments():
         build("cnn8", 1, image_size=12)
     with pytest.raises(ValueError, match=r"expected input shaped"):
         build("preact-resnet18", 2, **RESNET)(torch.zeros(2, 5, 3, 9, 9))
+
+
+def test_sam_perturbed_pass_leaves_running_statistics_alone():
+    """disable_running_stats (SAM's second pass) freezes the per-member BN statistics and the
+    forward still normalises with the batch's own statistics."""
+    from noisylab.optim import disable_running_stats
+
+    ens = build("cnn8", 2, seed=0, **CNN8)
+    x = torch.randn(2, 6, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    y_tracked = ens(x)
+    stats = [b.clone() for b in ens.buffers()]
+    with disable_running_stats(ens):
+        y_frozen = ens(x)
+    for a, b in zip(stats, ens.buffers()):
+        assert torch.equal(a, b)
+    torch.testing.assert_close(y_frozen, y_tracked, rtol=0, atol=1e-6)
+    ens(x)  # outside the block the statistics move again
+    assert not all(torch.equal(a, b) for a, b in zip(stats, ens.buffers()))

@@ -16,19 +16,19 @@ from noisylab.nn.base import (
     build,
     member_seeds,
 )
+from noisylab.nn.cifar import CNN8, ResNet, preact_resnet18, resnet34
 from noisylab.nn.conv import CNN1d, CNN2d
 from noisylab.nn.factory import FuncEnsemble, from_factory
 from noisylab.nn.mlp import AUTO_LOOP_WIDTH, MLP, Linear2, resolve_strategy
-from noisylab.nn.cifar import CNN8, ResNet, preact_resnet18, resnet34
 
 __all__ = [
     "ACTIVATIONS",
     "AUTO_LOOP_WIDTH",
+    "CNN8",
     "MLP",
     "MODELS",
     "CNN1d",
     "CNN2d",
-    "CNN8",
     "EnsembleModule",
     "FuncEnsemble",
     "Linear2",

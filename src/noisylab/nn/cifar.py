@@ -68,11 +68,15 @@ class _BatchNorm(nn.Module):
     """Per-member 2-d batch normalisation on grouped activations (B, M·C, H, W).
 
     ``weight``/``bias`` are (M, C) parameters, ``running_mean``/``running_var`` (M, C)
-    buffers; momentum 0.1 and ε = 1e-5 as ``nn.BatchNorm2d``.
+    buffers; momentum 0.1 and ε = 1e-5 as ``nn.BatchNorm2d``. Setting
+    ``track_running_stats = False`` (what :func:`noisylab.optim.disable_running_stats` does
+    for SAM's perturbed pass) keeps normalising with batch statistics in training mode but
+    leaves the running statistics untouched, as ``nn.BatchNorm2d`` does.
     """
 
     running_mean: torch.Tensor
     running_var: torch.Tensor
+    track_running_stats: bool = True
 
     def __init__(self, members: int, channels: int) -> None:
         super().__init__()
@@ -83,10 +87,11 @@ class _BatchNorm(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         # views of the contiguous (M, C) buffers: batch_norm updates them in place
+        track = self.track_running_stats or not self.training
         return F.batch_norm(
             h,
-            self.running_mean.view(-1),
-            self.running_var.view(-1),
+            self.running_mean.view(-1) if track else None,
+            self.running_var.view(-1) if track else None,
             self.weight.reshape(-1),
             self.bias.reshape(-1),
             training=self.training,
