@@ -127,8 +127,18 @@ def build(
     standardize_mode: str,
     provenance: str,
     info: dict[str, Any] | None = None,
+    train_columns: dict[str, np.ndarray] | None = None,
 ) -> Dataset:
-    """Subset (seeded, stratified for classification), standardise and wrap as a Dataset."""
+    """Subset (seeded, stratified for classification), standardise and wrap as a Dataset.
+
+    ``train_columns`` maps a name to a per-training-sample array (last axis = samples): it is
+    subset with the same indices as the training set and stored in ``info[name]``.
+    """
+    info = dict(info or {})
+    columns = {k: np.asarray(v) for k, v in (train_columns or {}).items()}
+    for k, v in columns.items():
+        if v.shape[-1] != len(y_train):
+            raise ValueError(f"train column {k!r} has {v.shape[-1]} samples, not {len(y_train)}")
     stratify = task == "classification"
     for label, n, avail in (("n_train", n_train, len(y_train)), ("n_test", n_test, len(y_test))):
         if n is not None:
@@ -136,6 +146,8 @@ def build(
     if n_train is not None and n_train < len(y_train):
         idx = choose(y_train, int(n_train), rng_for(seed, 2), stratify)
         x_train, y_train = x_train[idx], y_train[idx]
+        columns = {k: v[..., idx] for k, v in columns.items()}
+    info.update(columns)
     if n_test is not None and n_test < len(y_test):
         idx = choose(y_test, int(n_test), rng_for(seed, 3), stratify)
         x_test, y_test = x_test[idx], y_test[idx]
@@ -155,5 +167,5 @@ def build(
         num_classes=num_classes if task == "classification" else None,
         task=task,  # type: ignore[arg-type]
         provenance=f"{provenance}; seed {seed}; {how}",
-        info=dict(info or {}),
+        info=info,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from noisylab.data import cifar_n
 from noisylab.data._prep import build
 from noisylab.data.dataset import Dataset
 
@@ -119,6 +120,7 @@ def _finish(
     standardize: str,
     provenance: str,
     info: dict[str, Any] | None = None,
+    train_columns: dict[str, np.ndarray] | None = None,
 ) -> Dataset:
     x_tr, y_tr, x_te, y_te = parts
     x_tr = x_tr.astype(np.float32) / 255.0
@@ -137,6 +139,7 @@ def _finish(
         standardize_mode=standardize,
         provenance=provenance + "; pixels /255",
         info=info,
+        train_columns=train_columns,
     )
     if flatten:
         ds = ds.replace(
@@ -147,6 +150,48 @@ def _finish(
     return ds
 
 
+def _human(
+    name: str,
+    human_labels: bool | str | os.PathLike[str],
+    d: Path,
+    clean: np.ndarray,
+    k: int,
+) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+    """CIFAR-N labels as a ``train_columns`` entry, ``info`` entries and a provenance note."""
+    if human_labels is False or human_labels is None:
+        return {}, {}, ""
+    if human_labels is True:
+        candidates = [d, d.parent]
+        for c in candidates:
+            try:
+                file = cifar_n.find_label_file(name, c)
+                break
+            except FileNotFoundError:
+                continue
+        else:
+            cifar_n.find_label_file(name, d)  # raises with the expected names
+            raise AssertionError  # pragma: no cover
+    else:
+        file = Path(human_labels)
+    variants = cifar_n.human_labels_for(name, file, clean, k)
+    names = list(variants)
+    columns = {HUMAN_LABELS: np.stack([variants[v] for v in names])}  # (V, n)
+    return columns, {HUMAN_VARIANTS: names}, f"; CIFAR-N labels from {file}"
+
+
+#: ``Dataset.info`` keys of the CIFAR-N labels: a (V, n_train) int64 array and its V names.
+HUMAN_LABELS, HUMAN_VARIANTS = "human_labels", "human_variants"
+
+
+def human_label_sets(ds: Dataset) -> dict[str, np.ndarray]:
+    """``{variant: (n_train,) labels}`` of a dataset loaded with ``human_labels=``; ``{}``
+    when it has none."""
+    if HUMAN_LABELS not in ds.info:
+        return {}
+    arr = np.asarray(ds.info[HUMAN_LABELS])
+    return {v: arr[i] for i, v in enumerate(ds.info[HUMAN_VARIANTS])}
+
+
 def cifar10(
     *,
     path: str | os.PathLike[str] | None = None,
@@ -155,11 +200,15 @@ def cifar10(
     n_test: int | None = None,
     flatten: bool = False,
     standardize: str = "channel",
+    human_labels: bool | str | os.PathLike[str] = False,
 ) -> Dataset:
     """CIFAR-10 from ``path`` holding ``data_batch_1`` … ``data_batch_5`` and ``test_batch``.
 
     Images (3, 32, 32) scaled to [0, 1] and standardised per channel with training
-    statistics (``flatten=True`` gives 3072 features).
+    statistics (``flatten=True`` gives 3072 features). ``human_labels=True`` reads the
+    CIFAR-10N file ``CIFAR-10_human.pt`` from ``path`` (or its parent), a path reads that
+    file: its variants (aggre, random1–3, worse) become :func:`human_label_sets`, subset
+    with the training set, for the noise kinds ``cifar10n:VARIANT``.
     """
     d = _directory(path, "cifar10")
     train = [_images_labels(d / f"data_batch_{i}", "labels", 10) for i in range(1, 6)]
@@ -170,6 +219,7 @@ def cifar10(
         x_te,
         y_te,
     )
+    columns, info, note = _human("cifar10", human_labels, d, parts[1], 10)
     return _finish(
         "cifar10",
         parts,
@@ -179,7 +229,9 @@ def cifar10(
         n_test=n_test,
         flatten=flatten,
         standardize=standardize,
-        provenance=f"CIFAR-10 python batches in {d}",
+        provenance=f"CIFAR-10 python batches in {d}{note}",
+        info=info,
+        train_columns=columns,
     )
 
 
@@ -192,10 +244,13 @@ def cifar100(
     labels: str = "fine",
     flatten: bool = False,
     standardize: str = "channel",
+    human_labels: bool | str | os.PathLike[str] = False,
 ) -> Dataset:
     """CIFAR-100 from ``path`` holding the ``train`` and ``test`` batches.
 
     ``labels="fine"`` (100 classes, default) or ``"coarse"`` (20 superclasses).
+    ``human_labels`` as in :func:`cifar10`, with ``CIFAR-100_human.pt`` (variant ``noisy``,
+    fine labels only).
     """
     if labels not in ("fine", "coarse"):
         raise ValueError(f"labels must be 'fine' or 'coarse', got {labels!r}")
@@ -203,6 +258,9 @@ def cifar100(
     k = 100 if labels == "fine" else 20
     x_tr, y_tr = _images_labels(d / "train", f"{labels}_labels", k)
     x_te, y_te = _images_labels(d / "test", f"{labels}_labels", k)
+    if human_labels not in (False, None) and labels != "fine":
+        raise ValueError("CIFAR-100N labels are fine labels; use labels='fine' with human_labels")
+    columns, info, note = _human("cifar100", human_labels, d, y_tr, k)
     return _finish(
         "cifar100",
         (x_tr, y_tr, x_te, y_te),
@@ -212,5 +270,7 @@ def cifar100(
         n_test=n_test,
         flatten=flatten,
         standardize=standardize,
-        provenance=f"CIFAR-100 python batches in {d} ({labels} labels)",
+        provenance=f"CIFAR-100 python batches in {d} ({labels} labels){note}",
+        info=info,
+        train_columns=columns,
     )

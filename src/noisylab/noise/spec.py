@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from noisylab.noise.human import HUMAN_KINDS
 from noisylab.noise.transition import NOISE_KINDS
 
 
@@ -9,8 +10,10 @@ def parse_spec(spec: str) -> tuple[str, float]:
     """Split ``"KIND:RATE"`` into ``(kind, rate)``.
 
     ``"none"`` (or ``"none:0"``) gives ``("none", 0.0)`` and ``"matrix"`` gives
-    ``("matrix", 0.0)`` (its T comes separately); every other kind needs a rate. The rate
-    range itself is checked later, where K is known.
+    ``("matrix", 0.0)`` (its T comes separately), and a human kind such as
+    ``"cifar10n:worse"`` gives ``("cifar10n:worse", 0.0)`` (its labels come with the
+    dataset; :data:`~noisylab.noise.human.HUMAN_KINDS`); every other kind needs a rate. The
+    rate range itself is checked later, where K is known.
 
     Examples
     --------
@@ -20,10 +23,18 @@ def parse_spec(spec: str) -> tuple[str, float]:
     ('pair:mnist', 0.2)
     >>> parse_spec("none")
     ('none', 0.0)
+    >>> parse_spec("cifar10n:worst")
+    ('cifar10n:worse', 0.0)
     """
     if not isinstance(spec, str):
         raise TypeError(f"noise spec must be a string like 'symmetric:0.4', got {spec!r}")
     s = spec.strip()
+    if s.replace(":worst", ":worse") in HUMAN_KINDS:
+        return s.replace(":worst", ":worse"), 0.0
+    if s.split(":")[0] in ("cifar10n", "cifar100n"):
+        raise ValueError(
+            f"unknown human noise kind {spec!r}; known: {', '.join(HUMAN_KINDS)} (no rate)"
+        )
     if s in NOISE_KINDS:
         if s in ("none", "matrix"):
             return s, 0.0
