@@ -185,3 +185,20 @@ def test_cifar100n_fine_labels(tmp_path):
     assert m.realized_rate[0] == pytest.approx(round(0.4 * 120) / 120)
     with pytest.raises(ValueError, match="fine labels"):
         load("cifar100", path=d, labels="coarse", human_labels=True)
+
+
+def test_train_cli_on_cifar10n(cifar10n, cli, capsys):
+    """``noisylab train`` on CIFAR batches with the human labels: the realised rate is the
+    file's, and a human kind without the labels is one line and exit 2."""
+    d, clean, _, rates = cifar10n
+    args = ["train", "--data", "cifar10", "--data-arg", f"path={d}", "--model", "cnn2d"]
+    args += ["--epochs", "1", "--members", "2", "--width", "8", "--batch-size", "50"]
+    code = cli(*args, "--data-arg", "human_labels=true", "--noise", "cifar10n:worse")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    rate = round(rates["worse"] * len(clean)) / len(clean)
+    assert f"{rate:.3f}" in out and "cifar10n:worse" in out
+    code = cli(*args, "--noise", "cifar10n:worse")
+    err = capsys.readouterr().err
+    assert code == 2 and "needs cifar10 loaded with its CIFAR-N labels" in err
+    assert "Traceback" not in err

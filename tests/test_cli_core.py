@@ -72,7 +72,7 @@ def test_bad_or_unavailable_device_is_one_line_exit_2(tmp_path):
     ("what", "registry"),
     [
         ("datasets", "noisylab.data:DATASETS"),
-        ("noise", "noisylab.noise:NOISE_KINDS"),
+        ("noise", "noisylab.noise:ALL_NOISE_KINDS"),
         ("losses", "noisylab.losses:LOSSES"),
         ("optimizers", "noisylab.optim:OPTIMIZERS"),
         ("models", "noisylab.nn:MODELS"),
@@ -105,6 +105,7 @@ def test_list_datasets_and_noise_name_what_they_are(cli, capsys, monkeypatch):
     assert cli("list", "noise") == 0
     out = capsys.readouterr().out
     assert "realised rate = rate·(K−1)/K" in out and "next fine class within its true" in out
+    assert "cifar10n:worse" in out and "cifar100n:noisy" in out  # the human kinds too
 
 
 def test_unknown_list_is_one_line_exit_2(cli, capsys):

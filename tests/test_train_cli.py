@@ -138,10 +138,11 @@ def test_train_cli_defaults_are_the_recipe_config_defaults():
 
     params = inspect.signature(train).parameters
     shared = [n for n in params if n in TrainConfig.model_fields]
-    # every field is an option; the two parameter dicts come as --loss-param/--opt-param K=V
-    params_dicts = {"loss_params", "optimizer_params"}
+    # every field is an option; the parameter dicts come as --loss-param/--opt-param/--data-arg
+    params_dicts = {"loss_params", "optimizer_params", "data_args"}
     assert set(shared) == set(TrainConfig.model_fields) - params_dicts
-    assert {"loss_param", "opt_param"} <= set(params)
+    assert {"loss_param", "opt_param", "data_arg"} <= set(params)
+    assert params["data_arg"].default.help == TrainConfig.model_fields["data_args"].description
     for name in shared:
         option = params[name].default
         assert option.help == TrainConfig.model_fields[name].description, name

@@ -27,9 +27,13 @@ def list_(what: str = typer.Argument(..., help=f"One of: {', '.join(WHATS)}.")) 
         rows = [[n, DATASETS.meta(n).get("doc", "")] for n in DATASETS]
         _table("datasets", ["name", "description"], rows)
     elif what == "noise":
-        from noisylab.noise import NOISE_KINDS
+        from noisylab.noise import ALL_NOISE_KINDS
 
-        _table("noise kinds", ["kind", "description"], [[k, d] for k, d in NOISE_KINDS.items()])
+        _table(
+            "noise kinds",
+            ["kind", "description"],
+            [[k, d] for k, d in ALL_NOISE_KINDS.items()],
+        )
     elif what == "losses":
         from noisylab.losses import LOSSES
 

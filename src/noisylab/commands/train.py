@@ -77,6 +77,7 @@ def _opt(name: str, *flags: str) -> Any:
 
 def train(
     data: str = typer.Option(..., "--data", help=TrainConfig.help("data")),
+    data_arg: list[str] = typer.Option([], "--data-arg", help=TrainConfig.help("data_args")),
     noise: str = _opt("noise"),
     loss: str = _opt("loss"),
     optimizer: str = _opt("optimizer"),
@@ -109,6 +110,7 @@ def train(
     from noisylab.train import DivergenceWarning, recipe
 
     # the config checks every name and bound (stated once, in the recipe) before data loads
+    data_args = parse_params(data_arg, "--data-arg")
     loss_params = parse_params(loss_param, "--loss-param")
     opt_params = parse_params(opt_param, "--opt-param")
     noise_spec = noise.strip()
@@ -118,6 +120,7 @@ def train(
         opt_params["theta"] = theta
     cfg = TrainConfig(
         data=data,
+        data_args=data_args,
         noise=noise_spec,
         loss=loss,
         loss_params=loss_params,

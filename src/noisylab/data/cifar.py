@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from noisylab.checks import check_choice
 from noisylab.data import cifar_n
 from noisylab.data._prep import build
 from noisylab.data.dataset import Dataset
@@ -252,8 +253,7 @@ def cifar100(
     ``human_labels`` as in :func:`cifar10`, with ``CIFAR-100_human.pt`` (variant ``noisy``,
     fine labels only).
     """
-    if labels not in ("fine", "coarse"):
-        raise ValueError(f"labels must be 'fine' or 'coarse', got {labels!r}")
+    check_choice("labels", labels, ("fine", "coarse"))
     d = _directory(path, "cifar100")
     k = 100 if labels == "fine" else 20
     x_tr, y_tr = _images_labels(d / "train", f"{labels}_labels", k)

@@ -6,6 +6,7 @@
 0.4
 """
 
+from noisylab.noise.human import HUMAN_KINDS, human_members
 from noisylab.noise.labels import (
     LabelNoise,
     MemberNoise,
@@ -30,10 +31,15 @@ from noisylab.noise.transition import (
     validate_transition,
 )
 
+#: every noise kind a run can name: the synthetic kinds, then the human ones (CIFAR-N).
+ALL_NOISE_KINDS: dict[str, str] = {**NOISE_KINDS, **HUMAN_KINDS}
+
 __all__ = [
+    "ALL_NOISE_KINDS",
     "CIFAR100_COARSE",
     "CIFAR100_FINE_NAMES",
     "CIFAR100_SUPERCLASSES",
+    "HUMAN_KINDS",
     "NOISE_KINDS",
     "PAIR_CIFAR10",
     "PAIR_CIFAR100",
@@ -48,6 +54,7 @@ __all__ = [
     "corrupt_targets",
     "empirical_transition",
     "flip_preferences",
+    "human_members",
     "pair_map",
     "parse_spec",
     "transition_matrix",

@@ -30,7 +30,6 @@ class Study(Protocol):
     def run_unit(self, unit: dict[str, Any]) -> dict[str, Any]: ...
 
 
-
 def study_name(study: Any) -> str:
     """``study.NAME``, checked.
 

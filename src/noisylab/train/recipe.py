@@ -30,7 +30,15 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     data: str = Field("digits", description="Dataset name (see `noisylab list datasets`).")
-    noise: str = Field("none", description="Label noise KIND:RATE, e.g. symmetric:0.4.")
+    data_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Dataset arguments, e.g. path=DIR for cifar10/npz/csv, human_labels=true.",
+    )
+    noise: str = Field(
+        "none",
+        description="Label noise KIND:RATE (e.g. symmetric:0.4) or a human kind "
+        "(e.g. cifar10n:worse, with data_args human_labels=true).",
+    )
     loss: str = Field("ce", description="Loss name (see `noisylab list losses`).")
     loss_params: dict[str, Any] = Field(default_factory=dict, description="Loss parameters.")
     optimizer: str = Field("adam", description="Optimiser name (see `noisylab list optimizers`).")
@@ -122,6 +130,13 @@ def model_kwargs(
     ``out_features``.
     """
     n_in = math.prod(feature_shape) if feature_shape else 1
+    if name in ("cnn8", "preact-resnet18", "resnet34"):
+        if len(feature_shape) != 3 or feature_shape[1] != feature_shape[2]:
+            raise ValueError(
+                f"{name} needs square (C, H, W) images, the data has shape {feature_shape}"
+            )
+        c, h, _ = feature_shape
+        return {"in_channels": c, "image_size": h, "out_features": outputs}
     if name == "mlp":
         return {
             "in_features": n_in,
@@ -179,17 +194,16 @@ def train_ensemble(
     from noisylab import noise as noise_mod
     from noisylab.nn import build
     from noisylab.train import fit
+    from noisylab.train.noisy_labels import member_noise
 
-    kind, rate = noise_mod.parse_spec(cfg.noise)
-    ds = data_mod.load(cfg.data, seed=cfg.seed, n_train=cfg.n_train)
+    kind, _rate = noise_mod.parse_spec(cfg.noise)
+    ds = data_mod.load(cfg.data, seed=cfg.seed, n_train=cfg.n_train, **cfg.data_args)
     seeds = [cfg.seed + i for i in range(cfg.members)]
     labels = noisy_mask = None
     realized = np.zeros(cfg.members)
     if ds.task == "classification" and ds.num_classes is not None:
         features = ds.x_train.numpy() if kind == "instance" else None
-        mn = noise_mod.corrupt_members(
-            ds.y_train.numpy(), ds.num_classes, kind, rate, seeds, features=features
-        )
+        mn = member_noise(ds, cfg.noise, seeds, features=features)
         labels, noisy_mask = mn.labels, mn.is_noisy
         realized = np.asarray(mn.realized_rate, dtype=float)
     elif kind != "none":
