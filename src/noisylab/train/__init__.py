@@ -8,8 +8,16 @@ diverge, and can checkpoint and resume. See ``docs/design.md`` for the contract.
 
 from __future__ import annotations
 
-from noisylab.train.engine import DivergenceWarning, fit
+from noisylab.train.engine import CompileFallbackWarning, DivergenceWarning, fit
 from noisylab.train.history import METRIC_DOCS, History
 from noisylab.train.schedules import SCHEDULES, make_schedule
 
-__all__ = ["METRIC_DOCS", "SCHEDULES", "DivergenceWarning", "History", "fit", "make_schedule"]
+__all__ = [
+    "METRIC_DOCS",
+    "SCHEDULES",
+    "CompileFallbackWarning",
+    "DivergenceWarning",
+    "History",
+    "fit",
+    "make_schedule",
+]
