@@ -3,19 +3,24 @@
 Trains M = 32 MLPs (40 → width → width → 10, MNIST-1D-shaped, batch 128 per member, Adam)
 for a fixed number of steps at widths 32 … 512, three ways in one run:
 
-* engine     – ``noisylab.nn.build("mlp", 32)`` (``strategy="auto"``), per-member minibatch
-               gather and ``noisylab.optim`` Adam, as ``noisylab.train.fit`` does;
+* engine     – ``noisylab.nn.build("mlp", 32)`` (``strategy="auto"``) trained by the step
+               ``noisylab.train.fit`` runs: ``engine._member_losses`` (one index_select /
+               gather for all members' minibatches, forward, per-member mean loss), one
+               backward, ``noisylab.optim`` Adam (fused);
+* compiled   – the same step with ``_member_losses`` under ``torch.compile`` (inductor; its
+               backward is compiled too); the first call's extra wall time is ``compile_s``;
 * sequential – 32 separate ``nn.Sequential`` models with 32 separate Adam optimisers;
 * vmap       – ``stack_module_state`` + ``vmap(functional_call)`` with one Adam.
 
 The explicit ``stacked`` and ``loop`` strategies are timed too (they justify the ``auto``
 threshold), and so is ``noisylab.train.fit`` end to end for the same number of steps
-(``fit_s``: its per-step bookkeeping plus one evaluation after the epoch). Methods are interleaved and the minimum over repetitions is kept, which damps
+(``fit_s``: its per-step bookkeeping plus one evaluation after the epoch; ``fit_compiled_s``
+with ``compile=True``). Methods are interleaved and the minimum over repetitions is kept, which damps
 the noise of other processes on a shared machine; ratios measured in one run are the
 figures to read, absolute times vary with load. Also compares ``F.cross_entropy`` with
 ``logsumexp − gather`` (forward + backward).
 
-Usage: ``python benchmarks/ensemble.py [--json] [--quick]``
+Usage: ``python benchmarks/ensemble.py [--json] [--quick] [--no-compile] [--clock cpu]``
 """
 
 from __future__ import annotations
@@ -62,7 +67,11 @@ def make_data(steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, y, idx.view(steps, MEMBERS, BATCH)  # (S, M, B)
 
 
-def engine_runner(width: int, strategy: str, x, y, idx) -> Callable[[], None]:
+def engine_runner(width: int, strategy: str, x, y, idx, compiled: bool = False):
+    """The engine's training step over ``idx`` (S, M, B); ``compiled`` uses torch.compile."""
+    from noisylab.losses import get as get_loss
+    from noisylab.train.engine import _member_losses
+
     model = build(
         "mlp",
         MEMBERS,
@@ -74,14 +83,16 @@ def engine_runner(width: int, strategy: str, x, y, idx) -> Callable[[], None]:
         strategy=strategy,
     )
     opt = noisy_optim.build("adam", [{"params": list(model.parameters()), "ensemble": True}], 1e-3)
+    loss_fn = get_loss("ce", reduction="none")
+    labels = y.expand(MEMBERS, -1)  # (M, n): the engine's per-member labels (shared here)
+    losses = torch.compile(_member_losses) if compiled else _member_losses
 
     def run() -> None:
         for ib in idx:  # (M, B)
-            xb, yb = x[ib], y[ib]  # (M, B, IN), (M, B)
 
-            def closure(xb: torch.Tensor = xb, yb: torch.Tensor = yb) -> torch.Tensor:
-                opt.zero_grad()
-                loss = ce(model(xb), yb).mean(1).sum()  # per-member mean, summed
+            def closure(ib: torch.Tensor = ib) -> torch.Tensor:
+                opt.zero_grad(set_to_none=False)
+                loss = losses(model, loss_fn, x, labels, ib, False).sum()
                 loss.backward()
                 return loss
 
@@ -90,7 +101,7 @@ def engine_runner(width: int, strategy: str, x, y, idx) -> Callable[[], None]:
     return run
 
 
-def fit_runner(width: int, x, y, idx) -> Callable[[], None]:
+def fit_runner(width: int, x, y, idx, compile: bool = False) -> Callable[[], None]:
     """``noisylab.train.fit`` itself: one epoch of ``steps`` full minibatches per member.
 
     Includes everything ``fit`` adds to the bare step (label checks, divergence guard,
@@ -110,7 +121,7 @@ def fit_runner(width: int, x, y, idx) -> Callable[[], None]:
 
     def run() -> None:
         fit(model, ds, optimizer="adam", lr=1e-3, epochs=1, batch_size=BATCH,
-            schedule="constant", progress=False)  # fmt: skip
+            schedule="constant", progress=False, compile=compile)  # fmt: skip
 
     return run
 
@@ -165,14 +176,20 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 
 
-def best_times(runners: dict[str, Callable[[], None]], reps: int) -> dict[str, float]:
+def best_times(
+    runners: dict[str, Callable[[], None]], reps: int, first: dict[str, float] | None = None
+) -> dict[str, float]:
     """Interleave the runners ``reps`` times after one warm-up each; min time each.
 
     The clock is wall time by default; ``--clock cpu`` uses this process's CPU time, which
     other processes' load does not inflate (with one thread it is the compute time).
+    ``first`` receives each warm-up's wall time (it includes compiling).
     """
-    for r in runners.values():
+    for k, r in runners.items():
+        t = time.perf_counter()
         r()
+        if first is not None:
+            first[k] = time.perf_counter() - t
     best = {k: float("inf") for k in runners}
     for _ in range(reps):
         for k, r in runners.items():
@@ -243,6 +260,9 @@ def main() -> None:
         "threads made a (32, 128, 128) baddbmm 55x slower than one)",
     )
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall", help="timer")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip the torch.compile'd step and fit"
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
@@ -252,18 +272,30 @@ def main() -> None:
     x, y, idx = make_data(steps)
     rows = []
     for width in [int(w) for w in args.widths.split(",")]:
-        t = best_times(
-            {
-                "stacked": engine_runner(width, "stacked", x, y, idx),
-                "loop": engine_runner(width, "loop", x, y, idx),
-                "sequential": sequential_runner(width, x, y, idx),
-                "vmap": vmap_runner(width, x, y, idx),
-                "fit": fit_runner(width, x, y, idx),
-            },
-            reps,
-        )
         strategy = resolve_strategy("auto", width)
+        runners = {
+            "stacked": engine_runner(width, "stacked", x, y, idx),
+            "loop": engine_runner(width, "loop", x, y, idx),
+            "sequential": sequential_runner(width, x, y, idx),
+            "vmap": vmap_runner(width, x, y, idx),
+            "fit": fit_runner(width, x, y, idx),
+        }
+        if not args.no_compile:
+            runners["compiled"] = engine_runner(width, strategy, x, y, idx, compiled=True)
+            runners["fit_compiled"] = fit_runner(width, x, y, idx, compile=True)
+        first: dict[str, float] = {}
+        t = best_times(runners, reps, first)
         engine = t[strategy]
+        compiled = {}
+        if not args.no_compile:
+            compiled = {
+                "compiled_s": t["compiled"],
+                "compiled_speedup_vs_eager": engine / t["compiled"],
+                "compiled_speedup_vs_sequential": t["sequential"] / t["compiled"],
+                "compile_s": first["compiled"] - t["compiled"],
+                "fit_compiled_s": t["fit_compiled"],
+                "fit_compiled_speedup_vs_sequential": t["sequential"] / t["fit_compiled"],
+            }
         rows.append(
             {
                 "width": width,
@@ -281,6 +313,7 @@ def main() -> None:
                 "speedup_vs_vmap": t["vmap"] / engine,
                 "stacked_over_loop": t["loop"] / t["stacked"],
                 "engine_gflops": flops_per_step(width) * steps / engine / 1e9,
+                **compiled,
             }
         )
     loss = loss_benchmark(reps)
@@ -304,6 +337,8 @@ def main() -> None:
     )
     head = ("width", "auto", "engine s", "seq s", "vmap s", "fit s", "×seq", "×vmap", "fit×seq")
     head += ("stk/loop", "GFLOP/s")
+    if not args.no_compile:
+        head += ("cmp/eager", "fitc×seq", "compile s")
     print("  ".join(f"{h:>9}" for h in head))
     for r in rows:
         cells = [
@@ -319,6 +354,12 @@ def main() -> None:
             f"{r['stacked_over_loop']:.2f}",
             f"{r['engine_gflops']:.1f}",
         ]
+        if "compiled_s" in r:
+            cells += [
+                f"{r['compiled_speedup_vs_eager']:.2f}",
+                f"{r['fit_compiled_speedup_vs_sequential']:.2f}",
+                f"{r['compile_s']:.1f}",
+            ]
         print("  ".join(f"{c:>9}" for c in cells))
     for key, shape in (
         ("", f"({MEMBERS * BATCH}, {OUT})"),

@@ -139,7 +139,8 @@ def test_auto_strategy_switches_by_width():
     assert resolve_strategy("auto", AUTO_LOOP_WIDTH) == "stacked"
     assert resolve_strategy("auto", AUTO_LOOP_WIDTH + 1) == "loop"
     assert build("mlp", 2, in_features=3, out_features=2, width=8).strategy == "stacked"
-    assert build("mlp", 2, in_features=3, out_features=2, width=1024).strategy == "loop"
+    assert build("mlp", 2, in_features=3, out_features=2, width=1024).strategy == "stacked"
+    assert build("mlp", 2, in_features=3, out_features=2, width=1025).strategy == "loop"
     with pytest.raises(ValueError, match="strategy must be one of"):
         resolve_strategy("fast", 8)
 

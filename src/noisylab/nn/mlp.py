@@ -2,7 +2,7 @@
 
 Weights are stored as (M, in, out) so a layer is one ``torch.baddbmm`` over the member
 axis. The ``loop`` strategy keeps the same (M, …) parameters but runs one ``addmm`` per
-member, which is as fast as batching for wide layers on CPU (see ``benchmarks/ensemble.py``).
+member; ``auto`` uses it only above :data:`AUTO_LOOP_WIDTH` (see ``benchmarks/ensemble.py``).
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from noisylab.nn.base import (
 from noisylab.nn.base import activation as get_activation
 
 #: ``strategy='auto'`` batches all members with ``baddbmm`` up to this hidden width and
-#: loops over members above it. Measured with ``benchmarks/ensemble.py`` (M = 32,
-#: 40→w→w→10, batch 128, Adam), as stacked-over-loop speed ratios at widths 32/64/128/256/512:
-#: one thread, CPU clock: 2.14/1.77/1.25/1.01/0.98 and 1.98/1.66/1.41/1.20/1.06 (1.11 at 512
-#: and 1.09 at 1024 in a third run); two threads, wall clock on a loaded machine:
-#: 3.58/2.67/1.46/0.77/0.98. Batching pays while the per-member GEMMs are small; from 512
-#: the two stay within about ±10% of each other in every run (equal within noise), so the
-#: loop — one plain GEMM per member, no batched-GEMM kernel — takes over above 384.
-AUTO_LOOP_WIDTH = 384
+#: loops over members above it. Measured with ``benchmarks/ensemble.py --quick --clock cpu``
+#: (M = 32, 40→w→w→10, batch 128, Adam, one thread) as stacked-over-loop speed ratios:
+#: 1.67/1.64/1.12/1.05/1.04 at widths 32/64/128/256/512, and 1.04/1.07 at 512/1024 in a
+#: second run (December 2026, a heavily loaded 2-core machine); an earlier quiet-machine run
+#: gave 1.15 (one thread) and 1.34 (two threads) at 512 and 1.09 at 1024. Stacked was never
+#: slower at any measured width, and at 1024 the loop fell below the sequential baseline
+#: (0.97×) where stacked stayed above it (1.04×), so ``auto`` stacks up to 1024 and loops
+#: only beyond, where the per-member GEMMs are large enough to run at peak either way.
+AUTO_LOOP_WIDTH = 1024
 
 STRATEGIES = ("auto", "stacked", "loop")
 

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from noisylab.train.recipe import TrainConfig, Trained, model_kwargs, train_ensemble
 
 if TYPE_CHECKING:
-    from noisylab.train.engine import DivergenceWarning, fit
+    from noisylab.train.engine import CompileFallbackWarning, DivergenceWarning, fit
     from noisylab.train.history import METRIC_DOCS, History
     from noisylab.train.schedules import SCHEDULES, make_schedule
 
 #: name → submodule, imported on first access (PEP 562)
 _LAZY = {
+    "CompileFallbackWarning": "engine",
     "DivergenceWarning": "engine",
     "fit": "engine",
     "METRIC_DOCS": "history",
@@ -45,6 +46,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "METRIC_DOCS",
     "SCHEDULES",
+    "CompileFallbackWarning",
     "DivergenceWarning",
     "History",
     "TrainConfig",
