@@ -202,3 +202,13 @@ def test_train_cli_on_cifar10n(cifar10n, cli, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "needs cifar10 loaded with its CIFAR-N labels" in err
     assert "Traceback" not in err
+
+
+def test_train_cli_with_augmentation_and_an_image_model(cifar10n, cli, capsys):
+    d, *_ = cifar10n
+    args = ["train", "--data", "cifar10", "--data-arg", f"path={d}", "--model", "cnn8"]
+    args += ["--epochs", "1", "--members", "2", "--batch-size", "50", "--noise", "symmetric:0.2"]
+    assert cli(*args, "--augment", "crop-flip") == 0
+    assert "mean ± std" in capsys.readouterr().out
+    assert cli(*args, "--augment", "mixup") == 2
+    assert "mixup" in capsys.readouterr().err

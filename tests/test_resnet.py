@@ -153,3 +153,39 @@ def test_sam_perturbed_pass_leaves_running_statistics_alone():
     torch.testing.assert_close(y_frozen, y_tracked, rtol=0, atol=1e-6)
     ens(x)  # outside the block the statistics move again
     assert not all(torch.equal(a, b) for a, b in zip(stats, ens.buffers()))
+
+
+def test_augmented_fit_keeps_members_independent_and_reproducible():
+    """crop-flip in fit: each member augments with its own generator, so M together equals
+    each member alone, and the same seeds give the same run; augmenting changes the run."""
+    ds = _images()
+    kw = {"in_channels": 3, "image_size": 8, "out_features": 3, "channels": (4, 6)}
+    common = dict(optimizer="sgd", lr=0.05, epochs=2, batch_size=10, augment="crop-flip")
+    ens = build("cnn2d", 2, seed=[1, 2], **kw)
+    h = fit(ens, ds, seed=[7, 8], **common)
+    one = build("cnn2d", 1, seed=[2], **kw)
+    h1 = fit(one, ds, seed=[8], **common)
+    for p, q in zip(ens.parameters(), one.parameters()):
+        torch.testing.assert_close(p[1], q[0], rtol=0, atol=1e-5)
+    again = build("cnn2d", 2, seed=[1, 2], **kw)
+    h2 = fit(again, ds, seed=[7, 8], **common)
+    np.testing.assert_array_equal(h["train/loss"], h2["train/loss"])
+    plain = build("cnn2d", 2, seed=[1, 2], **kw)
+    h3 = fit(plain, ds, seed=[7, 8], **{**common, "augment": None})
+    assert not np.allclose(h["train/loss"], h3["train/loss"])
+    np.testing.assert_allclose(h["test/acc"][1], h1["test/acc"][0], atol=1e-6)
+    with pytest.raises(ValueError, match="augment must be one of crop-flip"):
+        fit(build("cnn2d", 1, **kw), ds, epochs=1, augment="mixup")
+
+
+def test_sam_in_fit_updates_batchnorm_statistics_once_per_step():
+    """fit passes the model to SAM: after one full-batch SAM step the running mean equals one
+    momentum update from the clean pass (two updates would move it further)."""
+    ds = _images(n=12, n_test=4)
+    net = build("cnn8", 1, seed=0, **CNN8).double()
+    first_bn = net.bns[0]
+    with torch.no_grad():
+        h = net.convs[0](ds.x_train.double())  # M = 1: grouped layout is (B, C, H, W)
+    batch_mean = h.mean(dim=(0, 2, 3))  # (C,) the first BN's batch mean at the start
+    fit(net, ds, optimizer="sam", lr=0.1, epochs=1, batch_size=None, optimizer_params={"rho": 0.5})
+    torch.testing.assert_close(first_bn.running_mean[0], 0.1 * batch_mean, rtol=0, atol=1e-10)

@@ -24,7 +24,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,8 @@ class _Run:
     news: list[str]  # divergence messages not yet warned about
     any_dead: bool = False  # some member diverged (its gradients are masked to zero)
     losses_fn: Callable[..., torch.Tensor] | None = None  # compiled _member_losses, or None
+    augment: Callable[..., torch.Tensor] | None = None  # fn(x (B, *f), generator)
+    aug_gens: list[torch.Generator] = field(default_factory=list)  # one per member
 
 
 def fit(
@@ -204,6 +206,7 @@ def fit(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     compile: bool | str = "auto",
+    augment: str | Callable[..., torch.Tensor] | None = None,
 ) -> History:
     """Train every member of ``model`` on ``data`` and return per-member metrics.
 
@@ -272,6 +275,16 @@ def fit(
         Without a compiler (or if compiling fails) a one-time
         :class:`CompileFallbackWarning` is issued and the run continues eagerly. Compiled
         and eager runs agree to float32 rounding (~1e-6).
+    augment : {'crop-flip'} or callable, optional
+        Training-time augmentation of each minibatch, on the device: ``'crop-flip'`` is the
+        standard CIFAR random crop (4-pixel padding) and horizontal flip
+        (:func:`noisylab.data.augment.crop_flip`); a callable is called as
+        ``fn(x, generator)`` with one member's images (B, *f). Each member draws from its
+        own generator (seeded from its seed), so members stay independent of each other;
+        both passes of a SAM step see the same augmented batch. Augmented runs are eager.
+
+    Two-pass optimisers (SAM and its family) get ``model=`` when the model has BatchNorm
+    running statistics, so those statistics update once per step (in the first pass).
 
     Returns
     -------
@@ -352,13 +365,17 @@ def fit(
 
     loss_fn = _loss_module(loss, loss_params, task)
     params = list(model.parameters())
+    opt_kwargs = dict(optimizer_params or {})
+    if _has_running_stats(model) and optim_mod.OPTIMIZERS.meta(optimizer).get("two_pass"):
+        opt_kwargs.setdefault("model", model)  # BN statistics once per two-pass step
     opt = optim_mod.build(
         optimizer,
         [{"params": params, "ensemble": True}],
         lr=float(lr),
         weight_decay=float(weight_decay),
-        **dict(optimizer_params or {}),
+        **opt_kwargs,
     )
+    aug = _augmenter(augment)
     steps_per_epoch = math.ceil(n / bs)
     factor = make_schedule(
         schedule, epochs * steps_per_epoch, steps_per_epoch, dict(schedule_params or {})
@@ -393,7 +410,11 @@ def fit(
         hist=History(members=m, task=task),
         epoch_loss=torch.zeros(m, dtype=torch.float64, device=dev),
         news=[],
-        losses_fn=_compiled_losses(dev) if compile else None,
+        losses_fn=_compiled_losses(dev) if compile and aug is None else None,
+        augment=aug,
+        aug_gens=[torch.Generator(dev).manual_seed(s + AUGMENT_STREAM) for s in seeds]
+        if aug is not None
+        else [],
     )
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -411,11 +432,12 @@ def fit(
             schedule=schedule,
             schedule_params=schedule_params,
             seeds=seeds,
+            augment=augment,
             loss=loss,
             loss_params=loss_params,
         )
     if ckpt_path is not None and ckpt_path.exists():
-        start = _load(ckpt_path, run, sched, gens, fingerprint)
+        start = _load(ckpt_path, run, sched, gens + run.aug_gens, fingerprint)
     run.any_dead = not bool(run.alive.all())
     every = checkpoint_every or eval_every
 
@@ -446,7 +468,7 @@ def fit(
                     shown = "" if acc is None else f" test {np.nanmean(acc):.3f}"
                     bar.update(task_id, description=f"epoch {epoch}{shown}")
             if ckpt_path is not None and (epoch % every == 0 or epoch == epochs):
-                _save(ckpt_path, run, sched, gens, fingerprint, epoch)
+                _save(ckpt_path, run, sched, gens + run.aug_gens, fingerprint, epoch)
             if bar is not None:
                 bar.update(task_id, completed=epoch)
     model.eval()
@@ -460,20 +482,23 @@ def _member_losses(
     y: torch.Tensor,
     idx: torch.Tensor,
     full: bool,
+    xb: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Every member's mean loss on its own minibatch: (M,) from rows ``idx`` (M, b).
 
     The function ``fit(compile=True)`` compiles: one ``index_select`` of the rows of ``x``
     (n, *f) and one ``gather`` of the labels ``y`` (M, n[, out]) — no per-member loop —
     then the forward pass and the per-sample loss. ``full`` (the whole set, identity order
-    for every member) broadcasts ``x`` to the members without copying it.
+    for every member) broadcasts ``x`` to the members without copying it. ``xb`` (M, b, *f),
+    when given, are the minibatch's inputs already gathered (and augmented).
     """
     m, b = idx.shape
     if full:
-        xb = x.expand(m, *x.shape)  # (M, n, *f), stride 0 on M
+        xb = x.expand(m, *x.shape) if xb is None else xb  # (M, n, *f), stride 0 on M
         yb = y
     else:
-        xb = x.index_select(0, idx.reshape(-1)).view(m, b, *x.shape[1:])  # (M, b, *f)
+        if xb is None:
+            xb = _gather_rows(x, idx)  # (M, b, *f)
         tail = y.shape[2:]
         at = idx.view(m, b, *([1] * len(tail))).expand(m, b, *tail)
         yb = torch.gather(y, 1, at)  # (M, b[, out])
@@ -485,6 +510,44 @@ def _member_losses(
             f"(reduction='none'), got {tuple(per.shape)}"
         )
     return per.mean(1)
+
+
+def _gather_rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Rows ``idx`` (M, b) of ``x`` (n, *f) as (M, b, *f), one ``index_select``."""
+    m, b = idx.shape
+    return x.index_select(0, idx.reshape(-1)).view(m, b, *x.shape[1:])
+
+
+#: offset of the augmentation generators' seeds from the members' seeds (an own stream)
+AUGMENT_STREAM = 7_919
+
+
+def _augmenter(augment: Any) -> Callable[..., torch.Tensor] | None:
+    """The augmentation function of ``fit(augment=...)``."""
+    if augment is None:
+        return None
+    if callable(augment):
+        return augment
+    from noisylab.data.augment import AUGMENTATIONS
+
+    if augment not in AUGMENTATIONS:
+        raise ValueError(
+            f"augment must be one of {', '.join(AUGMENTATIONS)}, a callable or None, "
+            f"got {augment!r}"
+        )
+    return AUGMENTATIONS[augment]
+
+
+def _augmented(run: _Run, idx: torch.Tensor, full: bool) -> torch.Tensor:
+    """The minibatch (M, b, *f), each member's images augmented with its own generator."""
+    assert run.augment is not None
+    xb = run.x_train.expand(run.m, *run.x_train.shape) if full else _gather_rows(run.x_train, idx)
+    return torch.stack([run.augment(xb[i], run.aug_gens[i]) for i in range(run.m)])
+
+
+def _has_running_stats(model: nn.Module) -> bool:
+    """Whether any sub-module keeps BatchNorm-style running statistics."""
+    return any(getattr(mod, "running_mean", None) is not None for mod in model.modules())
 
 
 def _compiler_missing(dev: torch.device) -> str | None:
@@ -541,8 +604,11 @@ def _step(run: _Run, idx: torch.Tensor, epoch: int) -> None:
     full = idx.shape[1] == run.n and idx.stride(0) == 0  # whole set, one shared order
     first: list[torch.Tensor] = []
     model = run.model
+    xb = _augmented(run, idx, full) if run.augment is not None else None  # once per step
 
     def losses() -> torch.Tensor:
+        if xb is not None:
+            return _member_losses(model, run.loss_fn, run.x_train, run.y, idx, full, xb)
         if run.losses_fn is not None:
             try:
                 return run.losses_fn(model, run.loss_fn, run.x_train, run.y, idx, full)

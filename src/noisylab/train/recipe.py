@@ -55,6 +55,9 @@ class TrainConfig(BaseModel):
     depth: int = Field(2, description="Hidden layers (mlp).")
     batch_size: int = Field(128, description="Minibatch size; 0 trains full-batch.")
     clip_grad: float | None = Field(None, description="Per-member gradient-norm clip.")
+    augment: str | None = Field(
+        None, description="Training augmentation: crop-flip (random crop + flip, images)."
+    )
     eval_every: int = Field(1, description="Evaluate every N epochs (and the last).")
     n_train: int | None = Field(None, description="Training subset size.")
     seed: int = Field(0, description="Seed: data split, member s+i's noise, init and order.")
@@ -96,6 +99,15 @@ class TrainConfig(BaseModel):
     @classmethod
     def _non_negative(cls, v: int, info: Any) -> int:
         return check_int(info.field_name, v, 0)
+
+    @field_validator("augment")
+    @classmethod
+    def _augment(cls, v: str | None) -> str | None:
+        from noisylab.data.augment import AUGMENTATIONS
+
+        if v is None or v == "none":
+            return None
+        return check_registered("augmentation", v, AUGMENTATIONS)
 
     @field_validator("device")
     @classmethod
@@ -231,6 +243,7 @@ def train_ensemble(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size or None,
         clip_grad=cfg.clip_grad,
+        augment=cfg.augment,
         seed=seeds,
         eval_every=cfg.eval_every,
         noisy_mask=noisy_mask,
