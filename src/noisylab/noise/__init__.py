@@ -9,6 +9,7 @@
 from noisylab.noise.labels import (
     LabelNoise,
     MemberNoise,
+    cell_counts,
     check_labels,
     corrupt_labels,
     corrupt_members,
@@ -42,6 +43,7 @@ __all__ = [
     "MemberNoise",
     "PreferenceNoise",
     "TargetNoise",
+    "cell_counts",
     "check_labels",
     "corrupt_labels",
     "corrupt_members",
