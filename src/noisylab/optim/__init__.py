@@ -84,7 +84,7 @@ def build(name: str, params: Iterable[Any], lr: float, **kwargs: Any) -> torch.o
 
 # --------------------------------------------------------------------- sharpness-aware wrappers
 from .probe import m_sharpness, top_hessian_eigenvalue  # noqa: E402
-from .sam import (  # noqa: E402
+from .sharpness import (  # noqa: E402
     ASAM,
     SAM,
     DirectionTracker,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -32,6 +33,13 @@ from torch import nn
 
 Closure = Callable[[], torch.Tensor]
 _EPS = 1e-12  # added to ‖T v‖ so that a zero gradient gives ε = 0 instead of NaN
+
+#: ASAM's ``rescale`` rules: which parameters get ``T = |w| + η`` (the others get T = 1).
+RESCALE_RULES = {
+    "matrices": "tensors with >= 2 dims per member (weights of linear/conv layers); noisylab's",
+    "all": "every parameter, biases and normalisation parameters too (davda54/sam with eta=0)",
+    "weights": "parameters whose name contains 'weight', BatchNorm scales too (official ASAM)",
+}
 
 
 @contextlib.contextmanager
@@ -159,13 +167,20 @@ class SAM(torch.optim.Optimizer):
     rho : float, default 0.05
         Radius of the perturbation ball, ``>= 0``; 0 reproduces the base optimiser exactly.
     adaptive : bool, default False
-        Use ASAM's metric ``T = |w| + η`` for weights (parameters with at least two dimensions per
-        member) and ``T = 1`` for biases and normalisation scales, as in the ASAM paper.
+        Use ASAM's metric ``T = |w| + η`` on the parameters that ``rescale`` selects and
+        ``T = 1`` on the others.
     eta : float, default 0.01
-        ASAM's η (only with ``adaptive=True``).
+        ASAM's η (only with ``adaptive=True``); finite and ``>= 0``.
+    rescale : {"matrices", "all", "weights"}, default "matrices"
+        Which parameters ASAM rescales (only with ``adaptive=True``), see :class:`ASAM`:
+        ``"matrices"`` tensors with at least two dimensions per member (noisylab's rule),
+        ``"all"`` every parameter (davda54/sam's rule when ``eta=0``), ``"weights"`` parameters
+        whose name in ``model`` contains ``"weight"`` (the official ASAM code's rule; needs
+        ``model=``).
     model : nn.Module, optional
         If given, :meth:`step` runs the second (perturbed) closure call inside
-        :func:`disable_running_stats` so BatchNorm running statistics update once per step.
+        :func:`disable_running_stats` so BatchNorm running statistics update once per step;
+        also the source of parameter names for ``rescale="weights"``.
     track : bool or DirectionTracker, default False
         Record per-step statistics of the perturbation direction, see :meth:`direction_stats`;
         a :class:`DirectionTracker` is attached to this optimiser (and implies ``True``).
@@ -203,20 +218,31 @@ class SAM(torch.optim.Optimizer):
         *,
         adaptive: bool = False,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         defaults = {"rho": _check_rho(rho), "ensemble": False, **self._rule_defaults()}
-        if not eta >= 0.0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
+        if isinstance(eta, bool) or not isinstance(eta, int | float) or not 0.0 <= eta < math.inf:
+            raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+        if rescale not in RESCALE_RULES:
+            raise ValueError(f"rescale must be one of {sorted(RESCALE_RULES)}, got {rescale!r}")
+        if rescale == "weights" and adaptive and model is None:
+            raise ValueError(
+                "rescale='weights' selects parameters by name ('weight' in the name), so it "
+                "needs model=; got model=None"
+            )
         self.adaptive = bool(adaptive)
         self.eta = float(eta)
+        self.rescale = rescale
         self.model = model
+        self._names: dict[torch.Tensor, str] = (
+            {p: n for n, p in model.named_parameters()} if model is not None else {}
+        )
         self.track = bool(track) or isinstance(track, DirectionTracker)
-        self._backup: dict[torch.Tensor, torch.Tensor] = {}  # w while the weights are w + ε
-        self._perturbed: list[torch.Tensor] = []
-        self._work: dict[tuple[torch.Tensor, str], torch.Tensor] = {}  # scratch buffers
+        self._perturbed: list[tuple[torch.Tensor, torch.Tensor]] = []  # (param, its w)
+        self._buffers: dict[str, dict[torch.Tensor, torch.Tensor]] = {}
         super().__init__(params, defaults)
         for group in self.param_groups:
             self._check_group(group)
@@ -258,96 +284,109 @@ class SAM(torch.optim.Optimizer):
         self.base.add_param_group(param_group)
 
     # ----------------------------------------------------------------- the step
-    def _weight_like(self, p: torch.Tensor, group: dict) -> bool:
-        return p.dim() - (1 if group["ensemble"] else 0) >= 2
-
-    def _scratch(self, p: torch.Tensor, name: str) -> torch.Tensor:
-        """A persistent work buffer shaped like ``p`` (not part of the optimiser state)."""
-        key = (p, name)
-        buf = self._work.get(key)
-        if buf is None or buf.shape != p.shape:
-            self._work[key] = buf = torch.empty_like(p)
-        return buf
+    def _rescaled(self, p: torch.Tensor, group: dict) -> bool:
+        """Whether ASAM's ``T = |w| + η`` applies to ``p`` under ``self.rescale``."""
+        if self.rescale == "all":
+            return True
+        if self.rescale == "weights":
+            return "weight" in self._names.get(p, "")
+        return p.dim() - (1 if group["ensemble"] else 0) >= 2  # "matrices"
 
     @staticmethod
-    def _norms(by_bucket: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """L2 norm over all tensors of a bucket: per member (M,) for "ensemble", else (1,)."""
-        out = {}
-        ens = by_bucket["ensemble"]
-        if ens:
-            m = ens[0].shape[0]
-            for v in ens:
-                if v.shape[0] != m:
-                    raise ValueError(
-                        f"ensemble parameters disagree on the member count: {tuple(v.shape)} "
-                        f"vs M = {m}"
-                    )
-            per = torch.stack([torch.linalg.vector_norm(v.reshape(m, -1), dim=1) for v in ens])
-            out["ensemble"] = torch.linalg.vector_norm(per, dim=0)  # (M,)
-        if by_bucket["global"]:
-            per = torch.stack(torch._foreach_norm(by_bucket["global"]))
-            out["global"] = torch.linalg.vector_norm(per).reshape(1)  # (1,)
-        return out
+    def _member_norm(vs: list[torch.Tensor]) -> torch.Tensor:
+        """``‖v‖`` per member over a list of (M, …) tensors → (M,), in one foreach reduction."""
+        m = vs[0].shape[0]
+        for v in vs:
+            if v.shape[0] != m:
+                raise ValueError(
+                    f"ensemble parameters disagree on the member count: {tuple(v.shape)} vs M = {m}"
+                )
+        slices = [s for v in vs for s in v.unbind(0)]  # member slices, views
+        per = torch.stack(torch._foreach_norm(slices)).view(len(vs), m)
+        return torch.linalg.vector_norm(per, dim=0)
+
+    @staticmethod
+    def _global_norm(vs: list[torch.Tensor]) -> torch.Tensor:
+        """``‖v‖`` over all entries of all tensors → (1,)."""
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(vs))).reshape(1)
+
+    def _buffer(self, kind: str, p: torch.Tensor) -> torch.Tensor:
+        """A persistent work buffer shaped like ``p`` (not optimiser state; reused every step,
+        so that a step allocates nothing)."""
+        bufs = self._buffers.setdefault(kind, {})
+        buf = bufs.get(p)
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
+            bufs[p] = buf = torch.empty_like(p, memory_format=torch.preserve_format)
+        return buf
 
     @torch.no_grad()
     def first_step(self, zero_grad: bool = True) -> None:
         """Move every parameter to ``w + ε`` using the gradients currently in ``.grad``.
 
-        The unperturbed weights are kept aside and restored exactly by :meth:`second_step`.
-        With ``zero_grad`` the gradients are cleared afterwards, ready for the second backward.
+        ``w + ε`` is written into a persistent buffer that is swapped in as the parameter's
+        data; :meth:`second_step` swaps the untouched ``w`` back, so the restore is exact and
+        costs no copy. With ``zero_grad`` the gradients are cleared (set to ``None``: the
+        second backward then writes them without an accumulation pass).
         """
         if self._perturbed:
             raise RuntimeError("first_step() called twice without second_step()")
-        entries: list[tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor | None, str]] = []
+        work: list[tuple[dict, str, list[torch.Tensor], list[torch.Tensor]]] = []
         by_bucket: dict[str, list[torch.Tensor]] = {"ensemble": [], "global": []}
         for group in self.param_groups:
-            ens = bool(group["ensemble"])
-            bucket = "ensemble" if ens else "global"
-            ps = [p for p in group["params"] if p.grad is not None]
-            vs = self._directions(group, ps, [p.grad for p in ps]) if ps else []
-            for p, v in zip(ps, vs):
-                t = None
-                if self.adaptive and self._weight_like(p, group):
-                    t = torch.abs(p, out=self._scratch(p, "t")).add_(self.eta)
-                    v = torch.mul(v, t, out=self._scratch(p, "tv"))
-                by_bucket[bucket].append(v)
-                entries.append((p, group, v, t, bucket))
-        norms = self._norms(by_bucket)  # bucket → ‖T v‖, (M,) or (1,)
-        params, dirs, scales = [], [], []
-        inv = {k: 1.0 / (n + _EPS) for k, n in norms.items()}
-        views: dict[tuple[float, str, int], torch.Tensor] = {}
-        for p, group, v, t, bucket in entries:
-            key = (group["rho"], bucket, p.dim())
-            if key not in views:
-                vec = inv[bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
-                shape = (-1, *([1] * (p.dim() - 1))) if bucket == "ensemble" else ()
-                views[key] = vec.reshape(shape)
-            params.append(p)
-            dirs.append(v if t is None else v.mul_(t))  # ε = ρ T (T v) / ‖T v‖
-            scales.append(views[key])
-        bufs = []
-        for p in params:
-            buf = self._backup.get(p)
-            if buf is None or buf.shape != p.shape:
-                self._backup[p] = buf = torch.empty_like(p)
-            bufs.append(buf)
-        if params:
-            torch._foreach_copy_(bufs, params)
-            if self.track:
-                eps = torch._foreach_mul(dirs, scales)
-                torch._foreach_add_(params, eps)
-                self._record([(p, e, b) for p, e, (*_, b) in zip(params, eps, entries)])
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            bucket = "ensemble" if group["ensemble"] else "global"
+            dirs = list(self._directions(group, params, [p.grad for p in params]))
+            if self.adaptive:
+                normed = list(dirs)  # T v, whose norm is taken; dirs becomes T² v
+                for i, p in enumerate(params):
+                    if self._rescaled(p, group):
+                        t = torch.abs(p, out=self._buffer("t", p))
+                        if self.eta:
+                            t.add_(self.eta)
+                        normed[i] = torch.mul(dirs[i], t, out=self._buffer("tv", p))
+                        dirs[i] = t.mul_(normed[i])
+                by_bucket[bucket].extend(normed)
             else:
-                torch._foreach_addcmul_(params, dirs, scales)  # w ← w + v·scale
-        self._perturbed = params
+                by_bucket[bucket].extend(dirs)
+            work.append((group, bucket, params, dirs))
+        inv: dict[str, torch.Tensor] = {}
+        if by_bucket["ensemble"]:
+            inv["ensemble"] = 1.0 / (self._member_norm(by_bucket["ensemble"]) + _EPS)  # (M,)
+        if by_bucket["global"]:
+            inv["global"] = 1.0 / (self._global_norm(by_bucket["global"]) + _EPS)  # (1,)
+        perturbed = self._perturbed
+        records: list[tuple[torch.Tensor, torch.Tensor, str]] = []
+        for group, bucket, params, dirs in work:
+            s = inv[bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
+            views: dict[int, torch.Tensor] = {}
+            for p, v in zip(params, dirs):
+                view = views.get(p.dim())
+                if view is None:
+                    shape = (-1, *([1] * (p.dim() - 1))) if bucket == "ensemble" else ()
+                    views[p.dim()] = view = s.reshape(shape)
+                w_eps = self._buffer("w", p)
+                if self.track:
+                    e = v * view
+                    torch.add(p, e, out=w_eps)
+                    records.append((p, e, bucket))
+                else:
+                    torch.addcmul(p, v, view, out=w_eps)  # w + ε in one pass
+                perturbed.append((p, p.data))
+                p.data = w_eps
+        if records:
+            self._record(records)
         if zero_grad:
-            self.zero_grad(set_to_none=False)
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.grad = None
 
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
         """Restore the unperturbed weights, then step the base optimiser with the current grads."""
-        if self._perturbed:
-            torch._foreach_copy_(self._perturbed, [self._backup[p] for p in self._perturbed])
+        for p, w in self._perturbed:
+            p.data = w
         self._perturbed = []
         self.base.step()
         if zero_grad:
@@ -497,11 +536,24 @@ class SAM(torch.optim.Optimizer):
 class ASAM(SAM):
     """Adaptive SAM (Kwon et al., ICML 2021): ``ε = ρ · T² g / ‖T g‖`` with ``T = |w| + η``.
 
-    ``T`` is applied to weights (parameters with at least two dimensions per member) and is
-    the identity for biases and normalisation parameters, as in the paper (Eq. 11 and its
-    appendix); ``η = 0.01`` and the default ``ρ = 0.5`` are the paper's CIFAR-10 values. Some
-    implementations use ``T = |w|`` without η and ``ρ = 2.0``: set ``eta=0`` for that.
-    All other arguments as in :class:`SAM`.
+    Implementations disagree on which parameters get ``T``; ``rescale`` selects the
+    convention (``T = 1`` on the parameters it does not select):
+
+    ``"matrices"`` (default, noisylab)
+        ``T = |w| + η`` on tensors with at least two dimensions per member (linear and conv
+        weights); biases and normalisation parameters are not rescaled.
+    ``"all"``
+        ``T = |w| + η`` on every parameter, biases and BatchNorm scales included. With
+        ``eta=0`` this is the rule of the widely used davda54/sam code (``adaptive=True``
+        there: ``T = |w|`` on every parameter, no η), whose ASAM examples use ``ρ = 2.0``.
+    ``"weights"``
+        ``T = |w| + η`` on parameters whose name (from ``model.named_parameters()``) contains
+        ``"weight"``, i.e. layer weights and BatchNorm scales but not biases: the rule of the
+        official ASAM code (SamsungLabs/ASAM). Needs ``model=`` (which also freezes BatchNorm
+        running statistics in the perturbed pass, see :class:`SAM`).
+
+    ``η = 0.01`` and ``ρ = 0.5`` are the paper's CIFAR-10 values. All other arguments as in
+    :class:`SAM`.
     """
 
     def __init__(
@@ -511,12 +563,21 @@ class ASAM(SAM):
         rho: float = 0.5,
         *,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         super().__init__(
-            params, base, rho, adaptive=True, eta=eta, model=model, track=track, **base_kwargs
+            params,
+            base,
+            rho,
+            adaptive=True,
+            eta=eta,
+            rescale=rescale,
+            model=model,
+            track=track,
+            **base_kwargs,
         )
 
 
@@ -540,6 +601,7 @@ class VaSSO(SAM):
         *,
         adaptive: bool = False,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
@@ -551,6 +613,7 @@ class VaSSO(SAM):
             rho,
             adaptive=adaptive,
             eta=eta,
+            rescale=rescale,
             model=model,
             track=track,
             **base_kwargs,
@@ -600,6 +663,7 @@ class FriendlySAM(SAM):
         *,
         adaptive: bool = False,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
@@ -614,6 +678,7 @@ class FriendlySAM(SAM):
             rho,
             adaptive=adaptive,
             eta=eta,
+            rescale=rescale,
             model=model,
             track=track,
             **base_kwargs,
@@ -655,6 +720,7 @@ class _nullcontext(contextlib.AbstractContextManager):
 
 __all__ = [
     "ASAM",
+    "RESCALE_RULES",
     "SAM",
     "DirectionTracker",
     "FriendlySAM",
