@@ -710,3 +710,20 @@ def test_registry_params_are_the_builders_signature_defaults():
                 assert opt.param_groups[0][k] == v, (name, k)
         assert opt.param_groups[0]["momentum"] == OPTIMIZERS.meta(name)["params"]["momentum"]
     assert build("asam", Stacked(1).parameters(), lr=0.1).rescale == "matrices"
+
+
+def test_zero_grad_after_first_step_still_zeroes_written_gradients():
+    model = Stacked(2)
+    x, y = _data(2)
+    opt = SAM(model.parameters(), rho=0.1, lr=0.1)
+    _loss(model, x, y).backward()
+    opt.first_step(zero_grad=True)
+    assert all(float(p.grad.abs().sum()) == 0 for p in model.parameters())
+    _loss(model, x, y).backward()  # written since first_step zeroed them
+    assert any(float(p.grad.abs().sum()) > 0 for p in model.parameters())
+    opt.zero_grad(set_to_none=False)
+    assert all(float(p.grad.abs().sum()) == 0 for p in model.parameters())
+    _loss(model, x, y).backward()
+    opt.second_step()
+    opt.zero_grad(set_to_none=True)
+    assert all(p.grad is None for p in model.parameters())

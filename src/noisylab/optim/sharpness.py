@@ -295,7 +295,11 @@ class SAM(torch.optim.Optimizer):
 
     @staticmethod
     def _member_norm(vs: list[torch.Tensor]) -> torch.Tensor:
-        """``‖v‖`` per member over a list of (M, …) tensors → (M,), in one foreach reduction."""
+        """``‖v‖`` per member over a list of (M, …) tensors → (M,).
+
+        On CUDA the member slices of all tensors are reduced by one ``_foreach_norm`` kernel;
+        on CPU, where that op is a loop over slices, by one ``vector_norm`` per tensor.
+        """
         m = vs[0].shape[0]
         for v in vs:
             if v.shape[0] != m:
@@ -304,8 +308,11 @@ class SAM(torch.optim.Optimizer):
                 )
         if m == 1:  # the member's norm is the whole tensor's
             return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(vs))).reshape(1)
-        slices = [s for v in vs for s in v.unbind(0)]  # member slices, views
-        per = torch.stack(torch._foreach_norm(slices)).view(len(vs), m)
+        if vs[0].device.type == "cuda":  # one multi-tensor kernel over all member slices
+            slices = [s for v in vs for s in v.unbind(0)]
+            per = torch.stack(torch._foreach_norm(slices)).view(len(vs), m)
+        else:  # CPU: foreach_norm loops over slices anyway; one reduction per tensor is cheaper
+            per = torch.stack([torch.linalg.vector_norm(v.reshape(m, -1), dim=1) for v in vs])
         return torch.linalg.vector_norm(per, dim=0)
 
     @staticmethod
