@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -125,6 +126,20 @@ def accepts(base: Any, name: str) -> bool:
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         return False
     return name in sig.parameters
+
+
+@dataclasses.dataclass
+class _Plan:
+    """One param group's layout and persistent work buffers (see :meth:`SAM._plan`)."""
+
+    group: dict
+    params: list[torch.Tensor]
+    bucket: str  # "ensemble" (per-member norm) or "global"
+    w: list[torch.Tensor]  # w + ε, swapped in as the parameters' data
+    scaled: list[int]  # indices ASAM rescales
+    t: list[torch.Tensor]  # T = |w| + η, then T² v (for the scaled indices)
+    tv: list[torch.Tensor]  # T v
+    shapes: list[tuple[int, ...]]  # view of the (M,) or (1,) scale that broadcasts
 
 
 class DirectionTracker:
@@ -243,6 +258,7 @@ class SAM(torch.optim.Optimizer):
         self.track = bool(track) or isinstance(track, DirectionTracker)
         self._perturbed: list[tuple[torch.Tensor, torch.Tensor]] = []  # (param, its w)
         self._buffers: dict[str, dict[torch.Tensor, torch.Tensor]] = {}
+        self._plans: dict[int, _Plan] = {}  # id(param group) → its work buffers
         self._zeroed: list[tuple[torch.Tensor, int]] = []  # grads known to be zero, versions
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -329,6 +345,38 @@ class SAM(torch.optim.Optimizer):
             bufs[p] = buf = torch.empty_like(p, memory_format=torch.preserve_format)
         return buf
 
+    def _plan(self, group: dict, params: list[torch.Tensor]) -> _Plan:
+        """The group's work buffers and layout, cached while it holds the same parameters with
+        the same shapes and dtypes (rebuilt otherwise), so that a step allocates nothing and
+        does no per-parameter dictionary lookups."""
+        plan = self._plans.get(id(group))
+        if (
+            plan is not None
+            and plan.group is group
+            and len(plan.params) == len(params)
+            and all(
+                a is b and w.shape == b.shape and w.dtype == b.dtype
+                for a, b, w in zip(plan.params, params, plan.w)
+            )
+        ):
+            return plan
+        ens = bool(group["ensemble"])
+        scaled = (
+            [i for i, p in enumerate(params) if self._rescaled(p, group)] if self.adaptive else []
+        )
+        plan = _Plan(
+            group=group,
+            params=list(params),
+            bucket="ensemble" if ens else "global",
+            w=[torch.empty_like(p) for p in params],
+            scaled=scaled,
+            t=[torch.empty_like(params[i]) for i in scaled],
+            tv=[torch.empty_like(params[i]) for i in scaled],
+            shapes=[(-1, *([1] * (p.dim() - 1))) if ens else () for p in params],
+        )
+        self._plans[id(group)] = plan
+        return plan
+
     @torch.no_grad()
     def first_step(self, zero_grad: bool = True) -> None:
         """Move every parameter to ``w + ε`` using the gradients currently in ``.grad``.
@@ -340,49 +388,48 @@ class SAM(torch.optim.Optimizer):
         """
         if self._perturbed:
             raise RuntimeError("first_step() called twice without second_step()")
-        work: list[tuple[dict, str, list[torch.Tensor], list[torch.Tensor]]] = []
+        work: list[tuple[dict, _Plan, list[torch.Tensor], list[torch.Tensor]]] = []
         by_bucket: dict[str, list[torch.Tensor]] = {"ensemble": [], "global": []}
+        eta = self.eta
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            bucket = "ensemble" if group["ensemble"] else "global"
-            dirs = list(self._directions(group, params, [p.grad for p in params]))
-            if self.adaptive:
-                normed = list(dirs)  # T v, whose norm is taken; dirs becomes T² v
-                for i, p in enumerate(params):
-                    if self._rescaled(p, group):
-                        t = torch.abs(p, out=self._buffer("t", p))
-                        if self.eta:
-                            t.add_(self.eta)
-                        normed[i] = torch.mul(dirs[i], t, out=self._buffer("tv", p))
-                        dirs[i] = t.mul_(normed[i])
-                by_bucket[bucket].extend(normed)
+            params = group["params"]
+            grads = [p.grad for p in params]
+            if any(g is None for g in grads):
+                params = [p for p, g in zip(params, grads) if g is not None]
+                grads = [g for g in grads if g is not None]
+                if not params:
+                    continue
+            plan = self._plan(group, params)
+            dirs = list(self._directions(group, params, grads))
+            if plan.scaled:  # T = |w| + η: the norm is of T v, the step along T² v
+                normed = list(dirs)
+                for i, t, tv in zip(plan.scaled, plan.t, plan.tv):
+                    torch.abs(params[i], out=t)
+                    if eta:
+                        t.add_(eta)
+                    normed[i] = torch.mul(dirs[i], t, out=tv)
+                    dirs[i] = t.mul_(tv)
+                by_bucket[plan.bucket].extend(normed)
             else:
-                by_bucket[bucket].extend(dirs)
-            work.append((group, bucket, params, dirs))
+                by_bucket[plan.bucket].extend(dirs)
+            work.append((group, plan, params, dirs))
         inv: dict[str, torch.Tensor] = {}
         if by_bucket["ensemble"]:
-            inv["ensemble"] = 1.0 / (self._member_norm(by_bucket["ensemble"]) + _EPS)  # (M,)
+            inv["ensemble"] = torch.reciprocal(self._member_norm(by_bucket["ensemble"]) + _EPS)
         if by_bucket["global"]:
-            inv["global"] = 1.0 / (self._global_norm(by_bucket["global"]) + _EPS)  # (1,)
+            inv["global"] = torch.reciprocal(self._global_norm(by_bucket["global"]) + _EPS)
         perturbed = self._perturbed
         records: list[tuple[torch.Tensor, torch.Tensor, str]] = []
-        for group, bucket, params, dirs in work:
-            s = inv[bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
-            views: dict[int, torch.Tensor] = {}
-            for p, v in zip(params, dirs):
-                view = views.get(p.dim())
-                if view is None:
-                    shape = (-1, *([1] * (p.dim() - 1))) if bucket == "ensemble" else ()
-                    views[p.dim()] = view = s.reshape(shape)
-                w_eps = self._buffer("w", p)
+        for group, plan, params, dirs in work:
+            s = inv[plan.bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
+            views = {shape: s.view(shape) for shape in set(plan.shapes)}
+            for p, v, w_eps, shape in zip(params, dirs, plan.w, plan.shapes):
                 if self.track:
-                    e = v * view
+                    e = v * views[shape]
                     torch.add(p, e, out=w_eps)
-                    records.append((p, e, bucket))
+                    records.append((p, e, plan.bucket))
                 else:
-                    torch.addcmul(p, v, view, out=w_eps)  # w + ε in one pass
+                    torch.addcmul(p, v, views[shape], out=w_eps)  # w + ε in one pass
                 perturbed.append((p, p.data))
                 p.data = w_eps
         if records:
