@@ -137,8 +137,9 @@ class _Plan:
     bucket: str  # "ensemble" (per-member norm) or "global"
     w: list[torch.Tensor]  # w + ε, swapped in as the parameters' data
     scaled: list[int]  # indices ASAM rescales
-    t: list[torch.Tensor]  # T = |w| + η, then T² v (for the scaled indices)
-    tv: list[torch.Tensor]  # T v
+    scaled_set: frozenset[int]
+    t: list[torch.Tensor]  # |w|, then T² v (/ η² when η > 0) for the scaled indices
+    tv: list[torch.Tensor]  # T v (/ η when η > 0)
     shapes: list[tuple[int, ...]]  # view of the (M,) or (1,) scale that broadcasts
 
 
@@ -310,8 +311,9 @@ class SAM(torch.optim.Optimizer):
         return p.dim() - (1 if group["ensemble"] else 0) >= 2  # "matrices"
 
     @staticmethod
-    def _member_norm(vs: list[torch.Tensor]) -> torch.Tensor:
-        """``‖v‖`` per member over a list of (M, …) tensors → (M,).
+    def _member_norm(vs: list[torch.Tensor], factors: torch.Tensor | None = None) -> torch.Tensor:
+        """``‖v‖`` per member over a list of (M, …) tensors → (M,); tensor i counts as
+        ``factors[i] · v_i`` when ``factors`` (n,) is given.
 
         On CUDA the member slices of all tensors are reduced by one ``_foreach_norm`` kernel;
         on CPU, where that op is a loop over slices, by one ``vector_norm`` per tensor.
@@ -323,18 +325,23 @@ class SAM(torch.optim.Optimizer):
                     f"ensemble parameters disagree on the member count: {tuple(v.shape)} vs M = {m}"
                 )
         if m == 1:  # the member's norm is the whole tensor's
-            return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(vs))).reshape(1)
-        if vs[0].device.type == "cuda":  # one multi-tensor kernel over all member slices
+            per = torch.stack(torch._foreach_norm(vs)).view(len(vs), 1)
+        elif vs[0].device.type == "cuda":  # one multi-tensor kernel over all member slices
             slices = [s for v in vs for s in v.unbind(0)]
             per = torch.stack(torch._foreach_norm(slices)).view(len(vs), m)
         else:  # CPU: foreach_norm loops over slices anyway; one reduction per tensor is cheaper
             per = torch.stack([torch.linalg.vector_norm(v.reshape(m, -1), dim=1) for v in vs])
+        if factors is not None:
+            per = per * factors.to(per).view(-1, 1)
         return torch.linalg.vector_norm(per, dim=0)
 
     @staticmethod
-    def _global_norm(vs: list[torch.Tensor]) -> torch.Tensor:
-        """``‖v‖`` over all entries of all tensors → (1,)."""
-        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(vs))).reshape(1)
+    def _global_norm(vs: list[torch.Tensor], factors: torch.Tensor | None = None) -> torch.Tensor:
+        """``‖v‖`` over all entries of all tensors → (1,) (tensor i scaled by ``factors[i]``)."""
+        per = torch.stack(torch._foreach_norm(vs))
+        if factors is not None:
+            per = per * factors.to(per)
+        return torch.linalg.vector_norm(per).reshape(1)
 
     def _buffer(self, kind: str, p: torch.Tensor) -> torch.Tensor:
         """A persistent work buffer shaped like ``p`` (not optimiser state; reused every step,
@@ -370,6 +377,7 @@ class SAM(torch.optim.Optimizer):
             bucket="ensemble" if ens else "global",
             w=[torch.empty_like(p) for p in params],
             scaled=scaled,
+            scaled_set=frozenset(scaled),
             t=[torch.empty_like(params[i]) for i in scaled],
             tv=[torch.empty_like(params[i]) for i in scaled],
             shapes=[(-1, *([1] * (p.dim() - 1))) if ens else () for p in params],
@@ -390,6 +398,7 @@ class SAM(torch.optim.Optimizer):
             raise RuntimeError("first_step() called twice without second_step()")
         work: list[tuple[dict, _Plan, list[torch.Tensor], list[torch.Tensor]]] = []
         by_bucket: dict[str, list[torch.Tensor]] = {"ensemble": [], "global": []}
+        factors: dict[str, list[float]] = {"ensemble": [], "global": []}
         eta = self.eta
         for group in self.param_groups:
             params = group["params"]
@@ -401,35 +410,59 @@ class SAM(torch.optim.Optimizer):
                     continue
             plan = self._plan(group, params)
             dirs = list(self._directions(group, params, grads))
-            if plan.scaled:  # T = |w| + η: the norm is of T v, the step along T² v
+            if plan.scaled and eta > 0:
+                # T = |w| + η in fewer passes: u = v + |w| v / η = T v / η (its norm counts
+                # η times), then T² v = η² (u + |w| u / η), written over |w|.
                 normed = list(dirs)
                 for i, t, tv in zip(plan.scaled, plan.t, plan.tv):
                     torch.abs(params[i], out=t)
-                    if eta:
-                        t.add_(eta)
+                    normed[i] = torch.addcmul(dirs[i], t, dirs[i], value=1.0 / eta, out=tv)
+                    dirs[i] = torch.addcmul(tv, t, tv, value=1.0 / eta, out=t)
+                by_bucket[plan.bucket].extend(normed)
+                factors[plan.bucket].extend(
+                    eta if i in plan.scaled_set else 1.0 for i in range(len(params))
+                )
+            elif plan.scaled:  # η = 0: T = |w|
+                normed = list(dirs)
+                for i, t, tv in zip(plan.scaled, plan.t, plan.tv):
+                    torch.abs(params[i], out=t)
                     normed[i] = torch.mul(dirs[i], t, out=tv)
                     dirs[i] = t.mul_(tv)
                 by_bucket[plan.bucket].extend(normed)
+                factors[plan.bucket].extend([1.0] * len(params))
             else:
                 by_bucket[plan.bucket].extend(dirs)
+                factors[plan.bucket].extend([1.0] * len(params))
             work.append((group, plan, params, dirs))
         inv: dict[str, torch.Tensor] = {}
-        if by_bucket["ensemble"]:
-            inv["ensemble"] = torch.reciprocal(self._member_norm(by_bucket["ensemble"]) + _EPS)
-        if by_bucket["global"]:
-            inv["global"] = torch.reciprocal(self._global_norm(by_bucket["global"]) + _EPS)
+        scaled_norm = self.adaptive and eta > 0
+        for bucket, norm in (("ensemble", self._member_norm), ("global", self._global_norm)):
+            if by_bucket[bucket]:
+                f = torch.tensor(factors[bucket], dtype=torch.float64) if scaled_norm else None
+                inv[bucket] = torch.reciprocal(norm(by_bucket[bucket], f) + _EPS)
+        # ε = ρ T² v / ‖T v‖; with η > 0 the rescaled dirs hold T² v / η²
+        sq = eta * eta if scaled_norm else 1.0
         perturbed = self._perturbed
         records: list[tuple[torch.Tensor, torch.Tensor, str]] = []
         for group, plan, params, dirs in work:
             s = inv[plan.bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
             views = {shape: s.view(shape) for shape in set(plan.shapes)}
-            for p, v, w_eps, shape in zip(params, dirs, plan.w, plan.shapes):
+            if sq != 1.0 and plan.scaled:
+                s2 = s * sq
+                scaled_views = {shape: s2.view(shape) for shape in set(plan.shapes)}
+                view_of = [
+                    (scaled_views if i in plan.scaled_set else views)[shape]
+                    for i, shape in enumerate(plan.shapes)
+                ]
+            else:
+                view_of = [views[shape] for shape in plan.shapes]
+            for p, v, w_eps, view in zip(params, dirs, plan.w, view_of):
                 if self.track:
-                    e = v * views[shape]
+                    e = v * view
                     torch.add(p, e, out=w_eps)
                     records.append((p, e, plan.bucket))
                 else:
-                    torch.addcmul(p, v, views[shape], out=w_eps)  # w + ε in one pass
+                    torch.addcmul(p, v, view, out=w_eps)  # w + ε in one pass
                 perturbed.append((p, p.data))
                 p.data = w_eps
         if records:
