@@ -484,7 +484,9 @@ def test_registry_builders_for_the_cli():
 
 
 # ------------------------------------------------------------------ a straightforward reference
-def _reference_run(rule, members, batches, steps, rho, lr, mom, wd, theta=0.9, sigma=1.0, eta=0.01):
+def _reference_run(
+    rule, members, batches, steps, rho, lr, mom, wd, theta=0.9, sigma=1.0, eta=0.01, adaptive=False
+):
     """SAM-family training written out tensor by tensor: per-member ‖T v‖, ε = ρ T² v/‖T v‖,
     gradient at w + ε, then SGD with momentum (buf = μ buf + g + λ w; w ← w − lr buf)."""
     model = Stacked(members)
@@ -511,7 +513,12 @@ def _reference_run(rule, members, batches, steps, rho, lr, mom, wd, theta=0.9, s
         else:
             v = g
         ts = [
-            (w.abs() + eta if (rule == "asam" and w.dim() >= 3) else torch.ones_like(w)) for w in ws
+            (
+                w.abs() + eta
+                if ((rule == "asam" or adaptive) and w.dim() >= 3)
+                else torch.ones_like(w)
+            )
+            for w in ws
         ]
         sq = sum((ti * vi).reshape(members, -1).square().sum(1) for ti, vi in zip(ts, v))
         scale = rho / (sq.sqrt() + 1e-12)  # (M,)
@@ -526,12 +533,22 @@ def _reference_run(rule, members, batches, steps, rho, lr, mom, wd, theta=0.9, s
 
 
 @pytest.mark.parametrize(
-    ("cls", "rule"), [(SAM, "sam"), (ASAM, "asam"), (VaSSO, "vasso"), (FriendlySAM, "fsam")]
+    ("cls", "rule", "adaptive"),
+    [
+        (SAM, "sam", False),
+        (ASAM, "asam", True),
+        (VaSSO, "vasso", False),
+        (FriendlySAM, "fsam", False),
+        (VaSSO, "vasso", True),
+        (FriendlySAM, "fsam", True),
+    ],
 )
-def test_fused_steps_match_a_straightforward_reference(cls, rule):
+def test_fused_steps_match_a_straightforward_reference(cls, rule, adaptive):
     members, steps = 3, 6
     batches = _batches(members)
     kw = {"rho": 0.2, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3}
+    if adaptive and cls is not ASAM:
+        kw["adaptive"] = True
     if cls is FriendlySAM:
         kw.update(theta=0.3, sigma=0.7)
     elif cls is VaSSO:
@@ -550,6 +567,7 @@ def test_fused_steps_match_a_straightforward_reference(cls, rule):
         wd=1e-3,
         theta=kw.get("theta", 0.9),
         sigma=kw.get("sigma", 1.0),
+        adaptive=adaptive,
     )
     for p, r in zip(model.parameters(), ref):
         torch.testing.assert_close(p.detach(), r, rtol=0, atol=1e-6)

@@ -138,8 +138,8 @@ class _Plan:
     w: list[torch.Tensor]  # w + ε, swapped in as the parameters' data
     scaled: list[int]  # indices ASAM rescales
     scaled_set: frozenset[int]
-    t: list[torch.Tensor]  # |w|, then T² v (/ η² when η > 0) for the scaled indices
-    tv: list[torch.Tensor]  # T v (/ η when η > 0)
+    tv: list[torch.Tensor]  # T v (/ η when η > 0) for the scaled indices; |w| and then
+    # T² v (/ η²) are held in the scaled parameters' w buffers until w + ε overwrites them
     shapes: list[tuple[int, ...]]  # view of the (M,) or (1,) scale that broadcasts
 
 
@@ -378,7 +378,6 @@ class SAM(torch.optim.Optimizer):
             w=[torch.empty_like(p) for p in params],
             scaled=scaled,
             scaled_set=frozenset(scaled),
-            t=[torch.empty_like(params[i]) for i in scaled],
             tv=[torch.empty_like(params[i]) for i in scaled],
             shapes=[(-1, *([1] * (p.dim() - 1))) if ens else () for p in params],
         )
@@ -414,8 +413,8 @@ class SAM(torch.optim.Optimizer):
                 # T = |w| + η in fewer passes: u = v + |w| v / η = T v / η (its norm counts
                 # η times), then T² v = η² (u + |w| u / η), written over |w|.
                 normed = list(dirs)
-                for i, t, tv in zip(plan.scaled, plan.t, plan.tv):
-                    torch.abs(params[i], out=t)
+                for i, tv in zip(plan.scaled, plan.tv):
+                    t = torch.abs(params[i], out=plan.w[i])  # |w| lives in the w + ε buffer
                     normed[i] = torch.addcmul(dirs[i], t, dirs[i], value=1.0 / eta, out=tv)
                     dirs[i] = torch.addcmul(tv, t, tv, value=1.0 / eta, out=t)
                 by_bucket[plan.bucket].extend(normed)
@@ -424,8 +423,8 @@ class SAM(torch.optim.Optimizer):
                 )
             elif plan.scaled:  # η = 0: T = |w|
                 normed = list(dirs)
-                for i, t, tv in zip(plan.scaled, plan.t, plan.tv):
-                    torch.abs(params[i], out=t)
+                for i, tv in zip(plan.scaled, plan.tv):
+                    t = torch.abs(params[i], out=plan.w[i])
                     normed[i] = torch.mul(dirs[i], t, out=tv)
                     dirs[i] = t.mul_(tv)
                 by_bucket[plan.bucket].extend(normed)
@@ -461,8 +460,8 @@ class SAM(torch.optim.Optimizer):
                     e = v * view
                     torch.add(p, e, out=w_eps)
                     records.append((p, e, plan.bucket))
-                else:
-                    torch.addcmul(p, v, view, out=w_eps)  # w + ε in one pass
+                else:  # w + ε in one pass (v may be w_eps itself: ASAM's T² v, overwritten)
+                    torch.addcmul(p, v, view, out=w_eps)
                 perturbed.append((p, p.data))
                 p.data = w_eps
         if records:
@@ -819,8 +818,12 @@ class FriendlySAM(SAM):
                 gs.append(g)
         if ms:
             sigma = group["sigma"]
-            for i, g, m in zip(idx, gs, ms):  # g − σ m_{t−1}, into a persistent buffer
-                out[i] = torch.add(g, m, alpha=-sigma, out=self._buffer("fsam_v", params[i]))
+            # g − σ m_{t−1} goes straight into the w + ε buffer (the final addcmul overwrites
+            # it in place); with ASAM's metric that buffer holds |w|, so a separate one is used
+            plan = self._plans[id(group)]
+            for i, g, m in zip(idx, gs, ms):
+                buf = self._buffer("fsam_v", params[i]) if self.adaptive else plan.w[i]
+                out[i] = torch.add(g, m, alpha=-sigma, out=buf)
             torch._foreach_lerp_(ms, gs, group["theta"])  # m ← (1 − θ) m + θ g
         return out
 
