@@ -644,6 +644,8 @@ class SAM(torch.optim.Optimizer):
         for group in self.param_groups:
             self._check_group(group)
         self._perturbed = []
+        self._plans = {}  # the groups are new dicts: drop the old groups' buffers
+        self._zeroed = []
 
 
 class ASAM(SAM):
