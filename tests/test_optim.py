@@ -745,3 +745,19 @@ def test_zero_grad_after_first_step_still_zeroes_written_gradients():
     opt.second_step()
     opt.zero_grad(set_to_none=True)
     assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("members", [1, 4])
+def test_member_norm_fused_and_per_tensor_paths_agree(members):
+    g = torch.Generator().manual_seed(0)
+    vs = [torch.randn(members, *shape, generator=g) for shape in [(5, 7), (7,), (7, 3), (3,)]]
+    factors = torch.tensor([0.01, 1.0, 0.01, 1.0])
+    expected = torch.sqrt(
+        sum((f * v).reshape(members, -1).square().sum(1) for f, v in zip(factors, vs))
+    )
+    for fused in (True, False):
+        torch.testing.assert_close(SAM._member_norm(vs, factors, fused=fused), expected)
+        plain = torch.sqrt(sum(v.reshape(members, -1).square().sum(1) for v in vs))
+        torch.testing.assert_close(SAM._member_norm(vs, fused=fused), plain)
+    with pytest.raises(ValueError, match="member count"):
+        SAM._member_norm([torch.zeros(2, 3), torch.zeros(3, 3)])

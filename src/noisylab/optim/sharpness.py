@@ -205,6 +205,9 @@ class SAM(torch.optim.Optimizer):
 
     Notes
     -----
+    During the perturbed pass each parameter's ``.data`` is a work buffer holding ``w + ε``
+    (the parameter objects stay the same); views of a parameter's storage taken before
+    :meth:`first_step` keep seeing ``w``. :meth:`second_step` swaps ``w`` back bit for bit.
     ``step(closure)`` evaluates the closure twice; the closure must run forward and backward and
     return the loss (zeroing gradients in it is allowed; :meth:`first_step` clears them anyway).
     The explicit form is ``loss.backward(); opt.first_step(); loss_fn(...).backward();
@@ -311,12 +314,15 @@ class SAM(torch.optim.Optimizer):
         return p.dim() - (1 if group["ensemble"] else 0) >= 2  # "matrices"
 
     @staticmethod
-    def _member_norm(vs: list[torch.Tensor], factors: torch.Tensor | None = None) -> torch.Tensor:
+    def _member_norm(
+        vs: list[torch.Tensor], factors: torch.Tensor | None = None, fused: bool | None = None
+    ) -> torch.Tensor:
         """``‖v‖`` per member over a list of (M, …) tensors → (M,); tensor i counts as
         ``factors[i] · v_i`` when ``factors`` (n,) is given.
 
-        On CUDA the member slices of all tensors are reduced by one ``_foreach_norm`` kernel;
-        on CPU, where that op is a loop over slices, by one ``vector_norm`` per tensor.
+        ``fused`` (default: on CUDA) reduces the member slices of all tensors with one
+        ``_foreach_norm`` kernel; otherwise (CPU, where that op is a loop over slices) one
+        ``vector_norm`` per tensor is cheaper.
         """
         m = vs[0].shape[0]
         for v in vs:
@@ -326,7 +332,7 @@ class SAM(torch.optim.Optimizer):
                 )
         if m == 1:  # the member's norm is the whole tensor's
             per = torch.stack(torch._foreach_norm(vs)).view(len(vs), 1)
-        elif vs[0].device.type == "cuda":  # one multi-tensor kernel over all member slices
+        elif fused or (fused is None and vs[0].device.type == "cuda"):  # one kernel, all slices
             slices = [s for v in vs for s in v.unbind(0)]
             per = torch.stack(torch._foreach_norm(slices)).view(len(vs), m)
         else:  # CPU: foreach_norm loops over slices anyway; one reduction per tensor is cheaper
