@@ -254,6 +254,48 @@ def test_cosine_network_is_exact_and_survives_extraction(op, p):
     assert np.allclose(phase_residual(u, v, w, op=op), 0.0, atol=1e-6)
 
 
+def _ipr_with_dc(x):
+    """Doshi et al.'s IPR₂ with the DC term, written out: Σ|ν_k|⁴ / (Σ|ν_k|²)² over k = 0..L//2."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    L = x.shape[-1]
+    k = np.arange(L // 2 + 1)
+    n = np.arange(L)
+    re = (x[:, None, :] * np.cos(2 * np.pi * k[:, None] * n / L)).sum(-1)
+    im = (x[:, None, :] * np.sin(2 * np.pi * k[:, None] * n / L)).sum(-1)
+    sq = re**2 + im**2
+    return (sq**2).sum(-1) / sq.sum(-1) ** 2
+
+
+def test_neuron_ipr_passes_drop_dc_through():
+    L, c = 23, 1.0
+    i = np.arange(L)
+    row = c + np.cos(2 * np.pi * 3 * i / L)
+    u = np.stack([row, np.cos(2 * np.pi * 5 * i / L)])  # (2, L): with and without an offset
+    assert np.allclose(neuron_ipr(u, u, u), 1.0)  # default: DC dropped
+    with_dc = neuron_ipr(u, u, u, drop_dc=False)
+    # offset cosine: (c⁴L⁴ + (L/2)⁴) / (c²L² + (L/2)²)², the pure cosine stays at 1
+    expected = (c**4 + 1 / 16) / (c**2 + 1 / 4) ** 2
+    assert with_dc == pytest.approx([expected, 1.0], abs=1e-12)
+    rng = np.random.default_rng(0)
+    a, b, w = (rng.normal(size=(6, L)) + 0.5 for _ in range(3))
+    ref = (_ipr_with_dc(a) + _ipr_with_dc(b) + _ipr_with_dc(w)) / 3
+    assert np.allclose(neuron_ipr(a, b, w, drop_dc=False), ref, atol=1e-12)
+    assert not np.allclose(neuron_ipr(a, b, w), ref, atol=1e-3)
+
+
+def test_neuron_scores_passes_drop_dc_through():
+    net, _ = _cosine_plus_junk()
+    u, v, w = net.neuron_vectors(0, "add")
+    ref = (_ipr_with_dc(u) + _ipr_with_dc(v) + _ipr_with_dc(w)) / 3
+    with_dc = neuron_scores(net, "ipr", "add", drop_dc=False)
+    assert with_dc.shape == (1, net.width)
+    assert np.allclose(with_dc[0], ref, atol=1e-12)
+    assert np.allclose(neuron_scores(net, "ipr", "add")[0], neuron_ipr(u, v, w), atol=1e-12)
+    assert not np.allclose(with_dc, neuron_scores(net, "ipr", "add"), atol=1e-3)
+    strength_scores = neuron_scores(net, "strength", drop_dc=False)
+    assert np.array_equal(strength_scores, neuron_scores(net, "strength"))
+
+
 def test_mul_needs_log_basis():
     """A cosine network in log-indices solves a·b; read in the additive basis it is no cosine."""
     net = cosine_network(31, op="mul", freqs=[7])  # gcd(7, 30) = 1

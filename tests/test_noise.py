@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from fractions import Fraction
 
@@ -13,6 +14,7 @@ from noisylab.noise import (
     CIFAR100_FINE_NAMES,
     CIFAR100_SUPERCLASSES,
     NOISE_KINDS,
+    cell_counts,
     corrupt_labels,
     corrupt_members,
     corrupt_targets,
@@ -195,6 +197,109 @@ def test_sampled_noise_rate_and_transition(kind):
     # not exact: per-class counts are not all ⌊η·n_c⌋
     per_class = [r.is_noisy[y == c].sum() for c in range(10)]
     assert any(p not in (0, _floor(rate, n_c)) for p in per_class)
+
+
+# ---------------------------------------------------------------- exact cells (cleanlab)
+
+
+def _hamilton_row(targets, n, first):
+    """Largest-remainder rounding of one row, written out: floors, then +1 to the largest
+    remainders, ties in cyclic order from column ``first``."""
+    exact = [Fraction(t).limit_denominator(10**9) for t in targets]
+    counts = [math.floor(e) for e in exact]
+    k = len(targets)
+    order = sorted(range(k), key=lambda j: (-(exact[j] - counts[j]), (j - first) % k))
+    for j in order[: n - sum(counts)]:
+        counts[j] += 1
+    return counts
+
+
+def _count_matrix(y, z, k):
+    return np.bincount(y * k + z, minlength=k * k).reshape(k, k)
+
+
+@pytest.mark.parametrize(
+    ("kind", "rate", "counts"),
+    [
+        ("symmetric", 0.4, [103, 97, 120, 88]),
+        ("symmetric", 0.25, [10, 11, 13, 7]),
+        ("uniform", 0.3, [51, 49, 50, 77]),
+        ("pair:next", 0.35, [33, 29, 40, 41]),
+    ],
+)
+def test_exact_cells_realises_the_target_count_matrix(kind, rate, counts):
+    k = len(counts)
+    y = _labels(counts, seed=5)
+    r = corrupt_labels(y, k, kind, rate, seed=2, exact="cells")
+    t = transition_matrix(kind, k, rate)
+    target = np.array([_hamilton_row(t[i] * counts[i], counts[i], i) for i in range(k)])
+    assert np.array_equal(_count_matrix(y, r.labels, k), target)
+    assert np.array_equal(cell_counts(t, np.array(counts)), target)
+    assert np.array_equal(target.sum(1), counts)
+    lo, hi = np.floor(t * np.array(counts)[:, None] - 1e-9), np.ceil(t * np.array(counts)[:, None])
+    assert np.all((target >= lo) & (target <= hi))  # each cell a rounding of T_ij·n_i
+    assert int(r.is_noisy.sum()) == sum(counts) - int(np.trace(target))
+
+
+def test_exact_cells_with_a_user_matrix_and_hand_counts():
+    t = np.array([[0.6, 0.2, 0.2], [0.0, 1.0, 0.0], [0.3, 0.3, 0.4]])
+    y = _labels([7, 3, 5], seed=1)
+    r = corrupt_labels(y, 3, "matrix", 0.0, seed=0, matrix=t, exact="cells")
+    # row 0: 4.2, 1.4, 1.4 → 4, 2, 1 (tie at .4 goes to column 1 first);
+    # row 2: 1.5, 1.5, 2.0 → 2, 1, 2 (tie at .5: cyclic order from the diagonal is 2, 0, 1)
+    assert _count_matrix(y, r.labels, 3).tolist() == [[4, 2, 1], [0, 3, 0], [2, 1, 2]]
+    other = corrupt_labels(y, 3, "matrix", 0.0, seed=1, matrix=t, exact="cells")
+    assert not np.array_equal(other.labels, r.labels)  # the samples of a cell are random
+    assert _count_matrix(y, other.labels, 3).tolist() == [[4, 2, 1], [0, 3, 0], [2, 1, 2]]
+
+
+def test_exact_cells_differs_from_exact_counts_only_in_cells():
+    """exact=True fixes the per-class flips but not where they go; "cells" fixes both."""
+    y = _labels([200] * 5)
+    cells = [
+        _count_matrix(y, corrupt_labels(y, 5, "symmetric", 0.4, s, "cells").labels, 5)
+        for s in range(4)
+    ]
+    counts = [
+        _count_matrix(y, corrupt_labels(y, 5, "symmetric", 0.4, s, True).labels, 5)
+        for s in range(4)
+    ]
+    assert all(np.array_equal(c, cells[0]) for c in cells)
+    assert not all(np.array_equal(c, counts[0]) for c in counts)
+    assert all(np.array_equal(np.diag(c), np.diag(cells[0])) for c in counts)
+
+
+def test_default_exact_mode_unchanged_by_the_cells_mode():
+    """sha256 of the labels produced before the "cells" mode existed (same seed)."""
+    y = np.arange(1000) % 10
+    expected = {
+        ("symmetric", 0.4, True): "ca72ff80994c8269",
+        ("symmetric", 0.4, False): "c36557b02cafd3af",
+        ("uniform", 0.3, True): "b9430562861636cb",
+        ("uniform", 0.3, False): "733fdbc4b56ca944",
+        ("pair:next", 0.2, True): "b9a75dc153ae847a",
+        ("pair:next", 0.2, False): "16ed916a861e3779",
+        ("pair:mnist", 0.35, True): "6254ae0b50da4f17",
+        ("pair:mnist", 0.35, False): "2a3d799cba6ff44e",
+    }
+    for (kind, rate, exact), digest in expected.items():
+        r = corrupt_labels(y, 10, kind, rate, seed=3, exact=exact)
+        assert hashlib.sha256(r.labels.astype(np.int64).tobytes()).hexdigest()[:16] == digest
+        if exact:
+            same = corrupt_labels(y, 10, kind, rate, seed=3, exact="counts")
+            assert np.array_equal(same.labels, r.labels)
+
+
+@pytest.mark.parametrize("bad", ["cell", "sampled", 1, None])
+def test_bad_exact_mode_raises(bad):
+    with pytest.raises(ValueError, match="exact must be"):
+        corrupt_labels([0, 1] * 5, 2, "symmetric", 0.2, seed=0, exact=bad)
+
+
+def test_exact_cells_rejects_instance_noise():
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="cells"):
+        corrupt_labels([0, 1] * 10, 2, "instance", 0.2, seed=0, exact="cells", features=x)
 
 
 # ---------------------------------------------------------------- reproducibility

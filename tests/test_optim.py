@@ -481,3 +481,283 @@ def test_registry_builders_for_the_cli():
     assert isinstance(build("fsam", model.parameters(), lr=0.1, sigma=0.5), FriendlySAM)
     with pytest.raises(ValueError, match="theta"):
         build("vasso", model.parameters(), lr=0.1, theta=1.2)
+
+
+# ------------------------------------------------------------------ a straightforward reference
+def _reference_run(
+    rule, members, batches, steps, rho, lr, mom, wd, theta=0.9, sigma=1.0, eta=0.01, adaptive=False
+):
+    """SAM-family training written out tensor by tensor: per-member ‖T v‖, ε = ρ T² v/‖T v‖,
+    gradient at w + ε, then SGD with momentum (buf = μ buf + g + λ w; w ← w − lr buf)."""
+    model = Stacked(members)
+    ws = [p.detach().clone() for p in model.parameters()]
+    bufs, ema = None, None
+
+    def grads_at(weights, x, y):
+        with torch.no_grad():
+            for p, w in zip(model.parameters(), weights):
+                p.copy_(w)
+        model.zero_grad()
+        _loss(model, x, y).backward()
+        return [p.grad.detach().clone() for p in model.parameters()]
+
+    for t in range(steps):
+        x, y = batches[t % len(batches)]
+        g = grads_at(ws, x, y)
+        if rule == "vasso":
+            ema = g if ema is None else [(1 - theta) * d + theta * gi for d, gi in zip(ema, g)]
+            v = ema
+        elif rule == "fsam":
+            v = g if ema is None else [gi - sigma * m for gi, m in zip(g, ema)]
+            ema = g if ema is None else [(1 - theta) * m + theta * gi for m, gi in zip(ema, g)]
+        else:
+            v = g
+        ts = [
+            (
+                w.abs() + eta
+                if ((rule == "asam" or adaptive) and w.dim() >= 3)
+                else torch.ones_like(w)
+            )
+            for w in ws
+        ]
+        sq = sum((ti * vi).reshape(members, -1).square().sum(1) for ti, vi in zip(ts, v))
+        scale = rho / (sq.sqrt() + 1e-12)  # (M,)
+        eps = [
+            scale.reshape(-1, *([1] * (w.dim() - 1))) * ti * ti * vi for w, ti, vi in zip(ws, ts, v)
+        ]
+        g_sam = grads_at([w + e for w, e in zip(ws, eps)], x, y)
+        d = [gi + wd * w for gi, w in zip(g_sam, ws)]
+        bufs = d if bufs is None else [mom * b + di for b, di in zip(bufs, d)]
+        ws = [w - lr * b for w, b in zip(ws, bufs)]
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("cls", "rule", "adaptive"),
+    [
+        (SAM, "sam", False),
+        (ASAM, "asam", True),
+        (VaSSO, "vasso", False),
+        (FriendlySAM, "fsam", False),
+        (VaSSO, "vasso", True),
+        (FriendlySAM, "fsam", True),
+    ],
+)
+def test_fused_steps_match_a_straightforward_reference(cls, rule, adaptive):
+    members, steps = 3, 6
+    batches = _batches(members)
+    kw = {"rho": 0.2, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3}
+    if adaptive and cls is not ASAM:
+        kw["adaptive"] = True
+    if cls is FriendlySAM:
+        kw.update(theta=0.3, sigma=0.7)
+    elif cls is VaSSO:
+        kw.update(theta=0.4)
+    model = Stacked(members)
+    opt = cls([{"params": list(model.parameters()), "ensemble": True}], **kw)
+    _train(model, opt, batches, steps)
+    ref = _reference_run(
+        rule,
+        members,
+        batches,
+        steps,
+        rho=0.2,
+        lr=0.1,
+        mom=0.9,
+        wd=1e-3,
+        theta=kw.get("theta", 0.9),
+        sigma=kw.get("sigma", 1.0),
+        adaptive=adaptive,
+    )
+    for p, r in zip(model.parameters(), ref):
+        torch.testing.assert_close(p.detach(), r, rtol=0, atol=1e-6)
+    assert any(
+        not torch.allclose(p, q) for p, q in zip(model.parameters(), Stacked(members).parameters())
+    )
+
+
+def test_step_allocates_no_new_weight_buffers_and_restores_the_same_storage():
+    model = Stacked(2)
+    opt = SAM([{"params": list(model.parameters()), "ensemble": True}], rho=0.1, lr=0.1)
+    ptrs = [p.data_ptr() for p in model.parameters()]
+    _train(model, opt, _batches(2), 3)
+    assert [p.data_ptr() for p in model.parameters()] == ptrs  # w swapped back, not copied
+
+
+# ------------------------------------------------------------------ ASAM conventions
+class BNNetNamed(nn.Module):
+    """Linear → BatchNorm → Linear, float64: weights, biases and a BatchNorm scale."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.fc = nn.Linear(5, 6)
+        self.bn = nn.BatchNorm1d(6)
+        self.out = nn.Linear(6, 3)
+        with torch.no_grad():
+            self.bn.weight.uniform_(0.5, 1.5)
+            self.bn.bias.uniform_(-0.3, 0.3)
+        self.double()
+
+    def forward(self, x):
+        return self.out(self.bn(self.fc(x)).relu())
+
+
+def _asam_eps(rescale, eta, **extra):
+    net = BNNetNamed()
+    x = torch.randn(16, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(16) % 3
+    opt = ASAM(net.parameters(), rho=0.7, eta=eta, rescale=rescale, lr=0.1, **extra)
+    nn.functional.cross_entropy(net(x), y).backward()
+    named = [(n, p.detach().clone(), p.grad.clone()) for n, p in net.named_parameters()]
+    opt.first_step()
+    eps = [p.detach() - w for (_, w, _), p in zip(named, net.parameters())]
+    opt.second_step()
+    return named, eps, net
+
+
+def test_asam_rescale_all_eta_zero_is_davda54():
+    """davda54/sam, adaptive=True: ‖(|w| g)‖ over every parameter, ε = w² g ρ/(‖·‖ + 1e-12)."""
+    named, eps, _ = _asam_eps("all", 0.0)
+    norm = torch.norm(torch.stack([(w.abs() * g).norm(p=2) for _, w, g in named]), p=2)
+    scale = 0.7 / (norm + 1e-12)
+    for (_, w, g), e in zip(named, eps):
+        torch.testing.assert_close(e, torch.pow(w, 2) * g * scale, rtol=1e-12, atol=1e-15)
+    _, default_eps, _ = _asam_eps("matrices", 0.0)
+    names = [n for n, _, _ in named]
+    for name in ("out.bias", "bn.weight", "bn.bias"):  # rescaled only under "all"
+        i = names.index(name)
+        assert not torch.allclose(default_eps[i], eps[i], rtol=1e-3, atol=0), name
+
+
+def test_asam_rescale_weights_is_the_official_asam_rule():
+    """SamsungLabs/ASAM: T = |w| + η on names containing "weight" (BN scale too), not biases;
+    g ← T g, ‖·‖ over all, ε = ρ T (T g) / (‖·‖ + 1e-16)."""
+    eta = 0.01
+    net = BNNetNamed()
+    x = torch.randn(16, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(16) % 3
+    opt = ASAM(net.parameters(), rho=0.7, eta=eta, rescale="weights", model=net, lr=0.1)
+    nn.functional.cross_entropy(net(x), y).backward()
+    before = {n: (p.detach().clone(), p.grad.clone()) for n, p in net.named_parameters()}
+    opt.first_step()
+    tg = {}
+    for n, (w, g) in before.items():
+        tg[n] = g * (w.abs() + eta) if "weight" in n else g.clone()
+    norm = torch.norm(torch.stack([torch.norm(v, p=2) for v in tg.values()]), p=2) + 1e-16
+    for n, p in net.named_parameters():
+        w, _ = before[n]
+        e = tg[n] * (w.abs() + eta) if "weight" in n else tg[n]
+        torch.testing.assert_close(p.detach() - w, e * (0.7 / norm), rtol=1e-10, atol=1e-15)
+    assert "bn.weight" in before and before["bn.weight"][0].dim() == 1  # a 1-D scale, rescaled
+    opt.second_step()
+
+
+def test_asam_rescale_matrices_is_noisylabs_rule():
+    """Default: T = |w| + η on tensors with >= 2 dims only (not biases, not the BN scale)."""
+    eta = 0.01
+    named, eps, _ = _asam_eps("matrices", eta)
+    ts = [(w.abs() + eta) if w.dim() >= 2 else torch.ones_like(w) for _, w, _ in named]
+    norm = torch.sqrt(sum(((t * g) ** 2).sum() for t, (_, _, g) in zip(ts, named)))
+    for t, (_, _, g), e in zip(ts, named, eps):
+        torch.testing.assert_close(e, 0.7 * t * t * g / (norm + 1e-12), rtol=1e-12, atol=1e-15)
+    names = [n for n, _, _ in named]
+    _, all_eps, _ = _asam_eps("all", eta)
+    for name in ("out.bias", "bn.weight", "bn.bias"):  # not rescaled by the default rule
+        i = names.index(name)
+        assert not torch.allclose(eps[i], all_eps[i], rtol=1e-3, atol=0), name
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"rescale": "bias"}, "rescale must be one of"),
+        ({"rescale": "weights"}, "needs model="),
+        ({"eta": -0.1}, "eta must be"),
+        ({"eta": float("inf")}, "eta must be"),
+    ],
+)
+def test_bad_asam_options_raise(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ASAM(Stacked(1).parameters(), lr=0.1, **kw)
+
+
+# ------------------------------------------------------------------ module layout and registry
+def test_sam_builder_does_not_shadow_the_module():
+    import importlib
+
+    import noisylab.optim as optim
+
+    mod = importlib.import_module("noisylab.optim.sharpness")
+    assert mod.SAM is SAM and mod.ASAM is ASAM
+    assert callable(optim.sam) and not isinstance(optim.sam, type(mod))
+    assert isinstance(optim.sam(Stacked(1).parameters(), lr=0.1), SAM)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("noisylab.optim.sam")
+    for name in optim.__all__:
+        assert getattr(optim, name) is not None
+    for name in (
+        "ASAM",
+        "SAM",
+        "VaSSO",
+        "FriendlySAM",
+        "DirectionTracker",
+        "disable_running_stats",
+    ):
+        assert getattr(optim, name) is getattr(mod, name)
+
+
+def test_registry_params_are_the_builders_signature_defaults():
+    import inspect
+
+    for name in OPTIMIZERS:
+        builder = OPTIMIZERS.get(name)
+        sig = inspect.signature(builder).parameters
+        expected = {
+            k: p.default
+            for k, p in sig.items()
+            if k not in ("params", "lr", "weight_decay") and p.kind is not p.VAR_KEYWORD
+        }
+        assert OPTIMIZERS.meta(name)["params"] == expected, name
+    assert OPTIMIZERS.meta("sgd")["params"] == {"momentum": 0.9, "nesterov": False}
+    assert OPTIMIZERS.meta("asam")["params"]["rescale"] == "matrices"
+    for name in ("sam", "asam", "vasso", "fsam"):  # the defaults are the ones used
+        opt = build(name, Stacked(1).parameters(), lr=0.1)
+        for k, v in OPTIMIZERS.meta(name)["params"].items():
+            if k in opt.param_groups[0]:
+                assert opt.param_groups[0][k] == v, (name, k)
+        assert opt.param_groups[0]["momentum"] == OPTIMIZERS.meta(name)["params"]["momentum"]
+    assert build("asam", Stacked(1).parameters(), lr=0.1).rescale == "matrices"
+
+
+def test_zero_grad_after_first_step_still_zeroes_written_gradients():
+    model = Stacked(2)
+    x, y = _data(2)
+    opt = SAM(model.parameters(), rho=0.1, lr=0.1)
+    _loss(model, x, y).backward()
+    opt.first_step(zero_grad=True)
+    assert all(float(p.grad.abs().sum()) == 0 for p in model.parameters())
+    _loss(model, x, y).backward()  # written since first_step zeroed them
+    assert any(float(p.grad.abs().sum()) > 0 for p in model.parameters())
+    opt.zero_grad(set_to_none=False)
+    assert all(float(p.grad.abs().sum()) == 0 for p in model.parameters())
+    _loss(model, x, y).backward()
+    opt.second_step()
+    opt.zero_grad(set_to_none=True)
+    assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("members", [1, 4])
+def test_member_norm_fused_and_per_tensor_paths_agree(members):
+    g = torch.Generator().manual_seed(0)
+    vs = [torch.randn(members, *shape, generator=g) for shape in [(5, 7), (7,), (7, 3), (3,)]]
+    factors = torch.tensor([0.01, 1.0, 0.01, 1.0])
+    expected = torch.sqrt(
+        sum((f * v).reshape(members, -1).square().sum(1) for f, v in zip(factors, vs))
+    )
+    for fused in (True, False):
+        torch.testing.assert_close(SAM._member_norm(vs, factors, fused=fused), expected)
+        plain = torch.sqrt(sum(v.reshape(members, -1).square().sum(1) for v in vs))
+        torch.testing.assert_close(SAM._member_norm(vs, fused=fused), plain)
+    with pytest.raises(ValueError, match="member count"):
+        SAM._member_norm([torch.zeros(2, 3), torch.zeros(3, 3)])

@@ -132,11 +132,15 @@ def frequency_extract(
     return _member_split(model, op, keep_mu)
 
 
-def neuron_scores(model: ModularMLP, score: str = "ipr", op: str = "add") -> np.ndarray:
+def neuron_scores(
+    model: ModularMLP, score: str = "ipr", op: str = "add", drop_dc: bool = True
+) -> np.ndarray:
     """Per-neuron scores (M, N): ``ipr`` (periodicity, mean IPR₂ of u, v, w) or ``strength``.
 
     ``strength`` is ‖w_m‖_∞ · φ(‖u_m‖_∞ + ‖v_m‖_∞) with the model's activation φ (Liu & Lu
-    2026, task-agnostic); ``ipr`` uses the group basis of ``op``.
+    2026, task-agnostic); ``ipr`` uses the group basis of ``op`` and passes ``drop_dc`` to
+    :func:`~noisylab.modular.fourier.neuron_ipr` (``False``: the DC term counts, as in Doshi
+    et al. 2024). ``drop_dc`` does not affect ``strength``.
     """
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
@@ -144,7 +148,7 @@ def neuron_scores(model: ModularMLP, score: str = "ipr", op: str = "add") -> np.
     for i in range(model.members):
         u, v, w = model.neuron_vectors(i, op)
         if score == "ipr":
-            out.append(neuron_ipr(u, v, w))
+            out.append(neuron_ipr(u, v, w, drop_dc=drop_dc))
         else:
             out.append(strength(u, v, w, model.activation))
     return np.stack(out)  # (M, N)

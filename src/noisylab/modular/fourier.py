@@ -206,9 +206,13 @@ def ipr(x: Any, r: int = 2, drop_dc: bool = True) -> np.ndarray:
     return np.where(norm[..., 0] > 0, out, 0.0)
 
 
-def neuron_ipr(u: Any, v: Any, w: Any, r: int = 2) -> np.ndarray:
-    """Mean of the IPRs of u_m, v_m and w_m: three (N, L) → (N,) (the reference's average)."""
-    return (ipr(u, r) + ipr(v, r) + ipr(w, r)) / 3.0
+def neuron_ipr(u: Any, v: Any, w: Any, r: int = 2, drop_dc: bool = True) -> np.ndarray:
+    """Mean of the IPRs of u_m, v_m and w_m: three (N, L) → (N,) (the reference's average).
+
+    ``drop_dc`` is passed to :func:`ipr`: ``True`` (default) excludes ω = 0, ``False`` keeps
+    the DC term in both the sum and the norm as Doshi et al. (2024) compute it.
+    """
+    return (ipr(u, r, drop_dc) + ipr(v, r, drop_dc) + ipr(w, r, drop_dc)) / 3.0
 
 
 def strength(u: Any, v: Any, w: Any, activation: str = "relu") -> np.ndarray:

@@ -10,6 +10,7 @@ from noisylab.noise.human import HUMAN_KINDS, human_members
 from noisylab.noise.labels import (
     LabelNoise,
     MemberNoise,
+    cell_counts,
     check_labels,
     corrupt_labels,
     corrupt_members,
@@ -48,6 +49,7 @@ __all__ = [
     "MemberNoise",
     "PreferenceNoise",
     "TargetNoise",
+    "cell_counts",
     "check_labels",
     "corrupt_labels",
     "corrupt_members",

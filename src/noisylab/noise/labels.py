@@ -142,6 +142,49 @@ def _corrupt_exact(y: np.ndarray, t: np.ndarray, fractions: np.ndarray, rng) -> 
     return noisy
 
 
+def cell_counts(t: np.ndarray, class_sizes: np.ndarray) -> np.ndarray:
+    """Target count matrix C[i, j] of ``exact="cells"``: T[i, j]·n_i rounded, rows summing to n_i.
+
+    Largest-remainder (Hamilton) rounding per row: every cell gets ⌊T[i, j]·n_i⌋, then the
+    ``n_i − Σ_j ⌊T[i, j]·n_i⌋`` leftover samples go one each to the cells with the largest
+    fractional parts. Ties are broken in cyclic order starting at the diagonal
+    (j = i, i + 1, …, i − 1 mod K), so no class is favoured as a destination. Each cell is
+    therefore ⌊T[i, j]·n_i⌋ or ⌈T[i, j]·n_i⌉, and exactly the rounding of T[i, j]·n_i when
+    the row's fractional parts are balanced. The rows of ``t`` must sum to 1.
+
+    Examples
+    --------
+    >>> cell_counts(np.array([[0.6, 0.2, 0.2], [0.0, 1.0, 0.0], [0.3, 0.3, 0.4]]),
+    ...             np.array([7, 3, 5])).tolist()
+    [[4, 2, 1], [0, 3, 0], [2, 1, 2]]
+    """
+    t = np.asarray(t, dtype=np.float64)
+    sizes = np.asarray(class_sizes, dtype=np.int64)
+    k = t.shape[0]
+    out = np.zeros((k, k), dtype=np.int64)
+    for i in range(k):
+        target = t[i] * sizes[i]
+        base = np.floor(target + _FLOOR_EPS).astype(np.int64)
+        frac = np.round(np.where(base > target, 0.0, target - base), 9)  # ties despite round-off
+        left = int(sizes[i] - base.sum())
+        order = (i + np.arange(k)) % k  # tie-break: diagonal first, then cyclically
+        ranked = order[np.argsort(-frac[order], kind="stable")]
+        base[ranked[:left]] += 1
+        out[i] = base
+    return out
+
+
+def _corrupt_cells(y: np.ndarray, t: np.ndarray, rng) -> np.ndarray:
+    """Per class c: a random permutation of its samples is cut into ``cell_counts`` blocks."""
+    k = t.shape[0]
+    counts = cell_counts(t, np.bincount(y, minlength=k))
+    noisy = y.copy()
+    for c in range(k):
+        idx = rng.permutation(np.flatnonzero(y == c))  # selection on the clean labels
+        noisy[idx] = np.repeat(np.arange(k), counts[c])
+    return noisy
+
+
 def _corrupt_sampled(y: np.ndarray, t: np.ndarray, rng) -> np.ndarray:
     """Each label drawn independently from row y of T."""
     k = t.shape[0]
@@ -223,13 +266,22 @@ def _corrupt_instance(
     return noisy, t
 
 
+def _check_exact(exact: object) -> str:
+    """``exact`` → "counts" (True), "sampled" (False) or "cells"."""
+    if isinstance(exact, bool | np.bool_):
+        return "counts" if exact else "sampled"
+    if exact in ("counts", "cells"):
+        return str(exact)
+    raise ValueError(f"exact must be True, False, 'counts' or 'cells', got {exact!r}")
+
+
 def corrupt_labels(
     labels: Sequence[int] | np.ndarray,
     num_classes: int,
     kind: str,
     rate: float,
     seed: int | np.random.Generator = 0,
-    exact: bool = True,
+    exact: bool | str = True,
     matrix: np.ndarray | None = None,
     features: np.ndarray | None = None,
 ) -> LabelNoise:
@@ -253,7 +305,11 @@ def corrupt_labels(
         η for symmetric and for the source classes of pair noise, η(K − 1)/K for uniform and
         1 − T[c, c] for a user matrix; each goes to a class j ≠ c drawn with probability
         ∝ T[c, j] (uniformly among the other classes for symmetric noise). False: each label
-        is drawn independently from row y of T, ỹ ~ Categorical(T[y]).
+        is drawn independently from row y of T, ỹ ~ Categorical(T[y]). ``"cells"``: every
+        cell of the count matrix is fixed, #{y = i, ỹ = j} = C[i, j] with C from
+        :func:`cell_counts` (T[i, j]·n_i rounded so that each row sums to n_i), the samples
+        of each cell chosen at random; cleanlab's convention. ``"counts"`` is the same as
+        True. Not available for ``instance`` noise.
     matrix : array (K, K), optional
         Transition matrix for ``kind="matrix"``.
     features : array (n, ...), optional
@@ -279,18 +335,23 @@ def corrupt_labels(
     kind = check_kind(kind)
     k = check_num_classes(num_classes)
     y = check_labels(labels, k)
+    mode = _check_exact(exact)
     rng = as_rng(seed)
     if kind == "instance":
+        if mode == "cells":
+            raise ValueError("exact='cells' needs a transition matrix; kind 'instance' has none")
         r = check_rate(kind, k, rate)
         if features is None:
             raise ValueError("kind 'instance' needs features=X with one row per label")
-        noisy, t = _corrupt_instance(y, features, k, r, bool(exact), rng)
+        noisy, t = _corrupt_instance(y, features, k, r, mode == "counts", rng)
     else:
         r = 0.0 if kind in ("matrix", "none") else check_rate(kind, k, rate)
         t = transition_matrix(kind, k, r, matrix=matrix)
         if kind == "none":
             noisy = y.copy()
-        elif exact:
+        elif mode == "cells":
+            noisy = _corrupt_cells(y, t, rng)
+        elif mode == "counts":
             noisy = _corrupt_exact(y, t, _flip_fractions(kind, k, r, t), rng)
         else:
             noisy = _corrupt_sampled(y, t, rng)
@@ -307,7 +368,7 @@ def corrupt_members(
     kind: str,
     rate: float,
     seeds: Sequence[int],
-    exact: bool = True,
+    exact: bool | str = True,
     matrix: np.ndarray | None = None,
     features: np.ndarray | None = None,
 ) -> MemberNoise:

@@ -8,6 +8,7 @@ optimiser (SAM, ASAM, VaSSO) can evaluate it twice.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,12 +19,46 @@ from noisylab.registry import Registry
 Builder = Callable[..., torch.optim.Optimizer]
 OPTIMIZERS: Registry[Builder] = Registry("optimizer")
 
+#: Builder arguments that every optimiser takes and that are not listed as its ``params``.
+_COMMON = ("params", "lr", "weight_decay")
+
+
+def signature_defaults(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword defaults of a builder, read from its signature: ``{name: default}``.
+
+    Skips ``params``, ``lr``, ``weight_decay`` and ``**kwargs``; these are the ``params``
+    metadata of :data:`OPTIMIZERS`, so each default is written once, in the signature.
+
+    Example
+    -------
+    >>> signature_defaults(lambda params, lr, weight_decay=0.0, momentum=0.9: None)
+    {'momentum': 0.9}
+    """
+    out: dict[str, Any] = {}
+    for name, par in inspect.signature(fn).parameters.items():
+        if name in _COMMON or par.kind in (par.VAR_KEYWORD, par.VAR_POSITIONAL):
+            continue
+        if par.default is par.empty:
+            raise TypeError(f"optimizer builder argument {name!r} needs a default")
+        out[name] = par.default
+    return out
+
+
+def _register(name: str, **meta: Any) -> Callable[[Builder], Builder]:
+    """Register a builder under ``name`` with ``params`` metadata from its signature."""
+
+    def deco(fn: Builder) -> Builder:
+        OPTIMIZERS.register(name, fn, params=signature_defaults(fn), **meta)
+        return fn
+
+    return deco
+
 
 def _fused_ok(params: list[torch.nn.Parameter]) -> bool:
     return all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
 
 
-@OPTIMIZERS.register("sgd", params={"momentum": 0.9, "nesterov": False})
+@_register("sgd")
 def sgd(
     params: Iterable[Any],
     lr: float,
@@ -36,7 +71,7 @@ def sgd(
     )
 
 
-@OPTIMIZERS.register("adam", params={"betas": (0.9, 0.999)})
+@_register("adam")
 def adam(
     params: Iterable[Any],
     lr: float,
@@ -53,7 +88,7 @@ def adam(
     )
 
 
-@OPTIMIZERS.register("adamw", params={"betas": (0.9, 0.999)})
+@_register("adamw")
 def adamw(
     params: Iterable[Any],
     lr: float,
@@ -84,8 +119,9 @@ def build(name: str, params: Iterable[Any], lr: float, **kwargs: Any) -> torch.o
 
 # --------------------------------------------------------------------- sharpness-aware wrappers
 from .probe import m_sharpness, top_hessian_eigenvalue  # noqa: E402
-from .sam import (  # noqa: E402
+from .sharpness import (  # noqa: E402
     ASAM,
+    RESCALE_RULES,
     SAM,
     DirectionTracker,
     FriendlySAM,
@@ -103,9 +139,8 @@ def _wrapper_kwargs(base: Any, momentum: float, base_kwargs: dict[str, Any]) -> 
     return kw
 
 
-@OPTIMIZERS.register(
+@_register(
     "sam",
-    params={"base": "sgd", "rho": 0.05, "momentum": 0.9},
     two_pass=True,
     doc="SAM (Foret et al. 2021): eps = rho g/||g||, per member with an ensemble axis",
 )
@@ -122,11 +157,10 @@ def sam(
     return SAM(params, base=base, rho=rho, lr=lr, weight_decay=weight_decay, **kw)
 
 
-@OPTIMIZERS.register(
+@_register(
     "asam",
-    params={"base": "sgd", "rho": 0.5, "eta": 0.01, "momentum": 0.9},
     two_pass=True,
-    doc="ASAM (Kwon et al. 2021): eps = rho T^2 g/||T g||, T = |w| + eta on weights",
+    doc="ASAM (Kwon et al. 2021): eps = rho T^2 g/||T g||, T = |w| + eta on `rescale` params",
 )
 def asam(
     params: Iterable[Any],
@@ -136,15 +170,24 @@ def asam(
     rho: float = 0.5,
     eta: float = 0.01,
     momentum: float = 0.9,
+    rescale: str = "matrices",
     **base_kwargs: Any,
 ) -> torch.optim.Optimizer:
     kw = _wrapper_kwargs(base, momentum, base_kwargs)
-    return ASAM(params, base=base, rho=rho, eta=eta, lr=lr, weight_decay=weight_decay, **kw)
+    return ASAM(
+        params,
+        base=base,
+        rho=rho,
+        eta=eta,
+        rescale=rescale,
+        lr=lr,
+        weight_decay=weight_decay,
+        **kw,
+    )
 
 
-@OPTIMIZERS.register(
+@_register(
     "vasso",
-    params={"base": "sgd", "rho": 0.05, "theta": 0.9, "momentum": 0.9},
     two_pass=True,
     doc="VaSSO (Li & Giannakis 2023): perturb along the gradient EMA d = (1-theta) d + theta g",
 )
@@ -162,9 +205,8 @@ def vasso(
     return VaSSO(params, base=base, rho=rho, theta=theta, lr=lr, weight_decay=weight_decay, **kw)
 
 
-@OPTIMIZERS.register(
+@_register(
     "fsam",
-    params={"base": "sgd", "rho": 0.05, "theta": 0.1, "sigma": 1.0, "momentum": 0.9},
     two_pass=True,
     doc="FriendlySAM (Li et al. 2024): perturb along g - sigma m, m an EMA of weight theta",
 )
@@ -188,12 +230,22 @@ def fsam(
 __all__ = [
     "ASAM",
     "OPTIMIZERS",
+    "RESCALE_RULES",
     "SAM",
     "DirectionTracker",
     "FriendlySAM",
     "VaSSO",
+    "accepts",
+    "adam",
+    "adamw",
+    "asam",
     "build",
     "disable_running_stats",
+    "fsam",
     "m_sharpness",
+    "sam",
+    "sgd",
+    "signature_defaults",
     "top_hessian_eigenvalue",
+    "vasso",
 ]

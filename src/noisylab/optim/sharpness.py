@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import inspect
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -32,6 +34,13 @@ from torch import nn
 
 Closure = Callable[[], torch.Tensor]
 _EPS = 1e-12  # added to ‖T v‖ so that a zero gradient gives ε = 0 instead of NaN
+
+#: ASAM's ``rescale`` rules: which parameters get ``T = |w| + η`` (the others get T = 1).
+RESCALE_RULES = {
+    "matrices": "tensors with >= 2 dims per member (weights of linear/conv layers); noisylab's",
+    "all": "every parameter, biases and normalisation parameters too (davda54/sam with eta=0)",
+    "weights": "parameters whose name contains 'weight', BatchNorm scales too (official ASAM)",
+}
 
 
 @contextlib.contextmanager
@@ -119,6 +128,21 @@ def accepts(base: Any, name: str) -> bool:
     return name in sig.parameters
 
 
+@dataclasses.dataclass
+class _Plan:
+    """One param group's layout and persistent work buffers (see :meth:`SAM._plan`)."""
+
+    group: dict
+    params: list[torch.Tensor]
+    bucket: str  # "ensemble" (per-member norm) or "global"
+    w: list[torch.Tensor]  # w + ε, swapped in as the parameters' data
+    scaled: list[int]  # indices ASAM rescales
+    scaled_set: frozenset[int]
+    tv: list[torch.Tensor]  # T v (/ η when η > 0) for the scaled indices; |w| and then
+    # T² v (/ η²) are held in the scaled parameters' w buffers until w + ε overwrites them
+    shapes: list[tuple[int, ...]]  # view of the (M,) or (1,) scale that broadcasts
+
+
 class DirectionTracker:
     """A handle on the direction statistics of the optimiser(s) it is passed to as ``track=``.
 
@@ -159,13 +183,20 @@ class SAM(torch.optim.Optimizer):
     rho : float, default 0.05
         Radius of the perturbation ball, ``>= 0``; 0 reproduces the base optimiser exactly.
     adaptive : bool, default False
-        Use ASAM's metric ``T = |w| + η`` for weights (parameters with at least two dimensions per
-        member) and ``T = 1`` for biases and normalisation scales, as in the ASAM paper.
+        Use ASAM's metric ``T = |w| + η`` on the parameters that ``rescale`` selects and
+        ``T = 1`` on the others.
     eta : float, default 0.01
-        ASAM's η (only with ``adaptive=True``).
+        ASAM's η (only with ``adaptive=True``); finite and ``>= 0``.
+    rescale : {"matrices", "all", "weights"}, default "matrices"
+        Which parameters ASAM rescales (only with ``adaptive=True``), see :class:`ASAM`:
+        ``"matrices"`` tensors with at least two dimensions per member (noisylab's rule),
+        ``"all"`` every parameter (davda54/sam's rule when ``eta=0``), ``"weights"`` parameters
+        whose name in ``model`` contains ``"weight"`` (the official ASAM code's rule; needs
+        ``model=``).
     model : nn.Module, optional
         If given, :meth:`step` runs the second (perturbed) closure call inside
-        :func:`disable_running_stats` so BatchNorm running statistics update once per step.
+        :func:`disable_running_stats` so BatchNorm running statistics update once per step;
+        also the source of parameter names for ``rescale="weights"``.
     track : bool or DirectionTracker, default False
         Record per-step statistics of the perturbation direction, see :meth:`direction_stats`;
         a :class:`DirectionTracker` is attached to this optimiser (and implies ``True``).
@@ -174,6 +205,9 @@ class SAM(torch.optim.Optimizer):
 
     Notes
     -----
+    During the perturbed pass each parameter's ``.data`` is a work buffer holding ``w + ε``
+    (the parameter objects stay the same); views of a parameter's storage taken before
+    :meth:`first_step` keep seeing ``w``. :meth:`second_step` swaps ``w`` back bit for bit.
     ``step(closure)`` evaluates the closure twice; the closure must run forward and backward and
     return the loss (zeroing gradients in it is allowed; :meth:`first_step` clears them anyway).
     The explicit form is ``loss.backward(); opt.first_step(); loss_fn(...).backward();
@@ -203,20 +237,33 @@ class SAM(torch.optim.Optimizer):
         *,
         adaptive: bool = False,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         defaults = {"rho": _check_rho(rho), "ensemble": False, **self._rule_defaults()}
-        if not eta >= 0.0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
+        if isinstance(eta, bool) or not isinstance(eta, int | float) or not 0.0 <= eta < math.inf:
+            raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
+        if rescale not in RESCALE_RULES:
+            raise ValueError(f"rescale must be one of {sorted(RESCALE_RULES)}, got {rescale!r}")
+        if rescale == "weights" and adaptive and model is None:
+            raise ValueError(
+                "rescale='weights' selects parameters by name ('weight' in the name), so it "
+                "needs model=; got model=None"
+            )
         self.adaptive = bool(adaptive)
         self.eta = float(eta)
+        self.rescale = rescale
         self.model = model
+        self._names: dict[torch.Tensor, str] = (
+            {p: n for n, p in model.named_parameters()} if model is not None else {}
+        )
         self.track = bool(track) or isinstance(track, DirectionTracker)
-        self._backup: dict[torch.Tensor, torch.Tensor] = {}  # w while the weights are w + ε
-        self._perturbed: list[torch.Tensor] = []
-        self._work: dict[tuple[torch.Tensor, str], torch.Tensor] = {}  # scratch buffers
+        self._perturbed: list[tuple[torch.Tensor, torch.Tensor]] = []  # (param, its w)
+        self._buffers: dict[str, dict[torch.Tensor, torch.Tensor]] = {}
+        self._plans: dict[int, _Plan] = {}  # id(param group) → its work buffers
+        self._zeroed: list[tuple[torch.Tensor, int]] = []  # grads known to be zero, versions
         super().__init__(params, defaults)
         for group in self.param_groups:
             self._check_group(group)
@@ -258,97 +305,208 @@ class SAM(torch.optim.Optimizer):
         self.base.add_param_group(param_group)
 
     # ----------------------------------------------------------------- the step
-    def _weight_like(self, p: torch.Tensor, group: dict) -> bool:
-        return p.dim() - (1 if group["ensemble"] else 0) >= 2
-
-    def _scratch(self, p: torch.Tensor, name: str) -> torch.Tensor:
-        """A persistent work buffer shaped like ``p`` (not part of the optimiser state)."""
-        key = (p, name)
-        buf = self._work.get(key)
-        if buf is None or buf.shape != p.shape:
-            self._work[key] = buf = torch.empty_like(p)
-        return buf
+    def _rescaled(self, p: torch.Tensor, group: dict) -> bool:
+        """Whether ASAM's ``T = |w| + η`` applies to ``p`` under ``self.rescale``."""
+        if self.rescale == "all":
+            return True
+        if self.rescale == "weights":
+            return "weight" in self._names.get(p, "")
+        return p.dim() - (1 if group["ensemble"] else 0) >= 2  # "matrices"
 
     @staticmethod
-    def _norms(by_bucket: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """L2 norm over all tensors of a bucket: per member (M,) for "ensemble", else (1,)."""
-        out = {}
-        ens = by_bucket["ensemble"]
-        if ens:
-            m = ens[0].shape[0]
-            for v in ens:
-                if v.shape[0] != m:
-                    raise ValueError(
-                        f"ensemble parameters disagree on the member count: {tuple(v.shape)} "
-                        f"vs M = {m}"
-                    )
-            per = torch.stack([torch.linalg.vector_norm(v.reshape(m, -1), dim=1) for v in ens])
-            out["ensemble"] = torch.linalg.vector_norm(per, dim=0)  # (M,)
-        if by_bucket["global"]:
-            per = torch.stack(torch._foreach_norm(by_bucket["global"]))
-            out["global"] = torch.linalg.vector_norm(per).reshape(1)  # (1,)
-        return out
+    def _member_norm(
+        vs: list[torch.Tensor], factors: torch.Tensor | None = None, fused: bool | None = None
+    ) -> torch.Tensor:
+        """``‖v‖`` per member over a list of (M, …) tensors → (M,); tensor i counts as
+        ``factors[i] · v_i`` when ``factors`` (n,) is given.
+
+        ``fused`` (default: on CUDA) reduces the member slices of all tensors with one
+        ``_foreach_norm`` kernel; otherwise (CPU, where that op is a loop over slices) one
+        ``vector_norm`` per tensor is cheaper.
+        """
+        m = vs[0].shape[0]
+        for v in vs:
+            if v.shape[0] != m:
+                raise ValueError(
+                    f"ensemble parameters disagree on the member count: {tuple(v.shape)} vs M = {m}"
+                )
+        if m == 1:  # the member's norm is the whole tensor's
+            per = torch.stack(torch._foreach_norm(vs)).view(len(vs), 1)
+        elif fused or (fused is None and vs[0].device.type == "cuda"):  # one kernel, all slices
+            slices = [s for v in vs for s in v.unbind(0)]
+            per = torch.stack(torch._foreach_norm(slices)).view(len(vs), m)
+        else:  # CPU: foreach_norm loops over slices anyway; one reduction per tensor is cheaper
+            per = torch.stack([torch.linalg.vector_norm(v.reshape(m, -1), dim=1) for v in vs])
+        if factors is not None:
+            per = per * factors.to(per).view(-1, 1)
+        return torch.linalg.vector_norm(per, dim=0)
+
+    @staticmethod
+    def _global_norm(vs: list[torch.Tensor], factors: torch.Tensor | None = None) -> torch.Tensor:
+        """``‖v‖`` over all entries of all tensors → (1,) (tensor i scaled by ``factors[i]``)."""
+        per = torch.stack(torch._foreach_norm(vs))
+        if factors is not None:
+            per = per * factors.to(per)
+        return torch.linalg.vector_norm(per).reshape(1)
+
+    def _buffer(self, kind: str, p: torch.Tensor) -> torch.Tensor:
+        """A persistent work buffer shaped like ``p`` (not optimiser state; reused every step,
+        so that a step allocates nothing)."""
+        bufs = self._buffers.setdefault(kind, {})
+        buf = bufs.get(p)
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype:
+            bufs[p] = buf = torch.empty_like(p, memory_format=torch.preserve_format)
+        return buf
+
+    def _plan(self, group: dict, params: list[torch.Tensor]) -> _Plan:
+        """The group's work buffers and layout, cached while it holds the same parameters with
+        the same shapes and dtypes (rebuilt otherwise), so that a step allocates nothing and
+        does no per-parameter dictionary lookups."""
+        plan = self._plans.get(id(group))
+        if (
+            plan is not None
+            and plan.group is group
+            and len(plan.params) == len(params)
+            and all(
+                a is b and w.shape == b.shape and w.dtype == b.dtype
+                for a, b, w in zip(plan.params, params, plan.w)
+            )
+        ):
+            return plan
+        ens = bool(group["ensemble"])
+        scaled = (
+            [i for i, p in enumerate(params) if self._rescaled(p, group)] if self.adaptive else []
+        )
+        plan = _Plan(
+            group=group,
+            params=list(params),
+            bucket="ensemble" if ens else "global",
+            w=[torch.empty_like(p) for p in params],
+            scaled=scaled,
+            scaled_set=frozenset(scaled),
+            tv=[torch.empty_like(params[i]) for i in scaled],
+            shapes=[(-1, *([1] * (p.dim() - 1))) if ens else () for p in params],
+        )
+        self._plans[id(group)] = plan
+        return plan
 
     @torch.no_grad()
     def first_step(self, zero_grad: bool = True) -> None:
         """Move every parameter to ``w + ε`` using the gradients currently in ``.grad``.
 
-        The unperturbed weights are kept aside and restored exactly by :meth:`second_step`.
-        With ``zero_grad`` the gradients are cleared afterwards, ready for the second backward.
+        ``w + ε`` is written into a persistent buffer that is swapped in as the parameter's
+        data; :meth:`second_step` swaps the untouched ``w`` back, so the restore is exact and
+        costs no copy. With ``zero_grad`` the gradients are zeroed in place afterwards, ready
+        for the second backward.
         """
         if self._perturbed:
             raise RuntimeError("first_step() called twice without second_step()")
-        entries: list[tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor | None, str]] = []
+        work: list[tuple[dict, _Plan, list[torch.Tensor], list[torch.Tensor]]] = []
         by_bucket: dict[str, list[torch.Tensor]] = {"ensemble": [], "global": []}
+        factors: dict[str, list[float]] = {"ensemble": [], "global": []}
+        eta = self.eta
         for group in self.param_groups:
-            ens = bool(group["ensemble"])
-            bucket = "ensemble" if ens else "global"
-            ps = [p for p in group["params"] if p.grad is not None]
-            vs = self._directions(group, ps, [p.grad for p in ps]) if ps else []
-            for p, v in zip(ps, vs):
-                t = None
-                if self.adaptive and self._weight_like(p, group):
-                    t = torch.abs(p, out=self._scratch(p, "t")).add_(self.eta)
-                    v = torch.mul(v, t, out=self._scratch(p, "tv"))
-                by_bucket[bucket].append(v)
-                entries.append((p, group, v, t, bucket))
-        norms = self._norms(by_bucket)  # bucket → ‖T v‖, (M,) or (1,)
-        params, dirs, scales = [], [], []
-        inv = {k: 1.0 / (n + _EPS) for k, n in norms.items()}
-        views: dict[tuple[float, str, int], torch.Tensor] = {}
-        for p, group, v, t, bucket in entries:
-            key = (group["rho"], bucket, p.dim())
-            if key not in views:
-                vec = inv[bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
-                shape = (-1, *([1] * (p.dim() - 1))) if bucket == "ensemble" else ()
-                views[key] = vec.reshape(shape)
-            params.append(p)
-            dirs.append(v if t is None else v.mul_(t))  # ε = ρ T (T v) / ‖T v‖
-            scales.append(views[key])
-        bufs = []
-        for p in params:
-            buf = self._backup.get(p)
-            if buf is None or buf.shape != p.shape:
-                self._backup[p] = buf = torch.empty_like(p)
-            bufs.append(buf)
-        if params:
-            torch._foreach_copy_(bufs, params)
-            if self.track:
-                eps = torch._foreach_mul(dirs, scales)
-                torch._foreach_add_(params, eps)
-                self._record([(p, e, b) for p, e, (*_, b) in zip(params, eps, entries)])
+            params = group["params"]
+            grads = [p.grad for p in params]
+            if any(g is None for g in grads):
+                params = [p for p, g in zip(params, grads) if g is not None]
+                grads = [g for g in grads if g is not None]
+                if not params:
+                    continue
+            plan = self._plan(group, params)
+            dirs = list(self._directions(group, params, grads))
+            if plan.scaled and eta > 0:
+                # T = |w| + η in fewer passes: u = v + |w| v / η = T v / η (its norm counts
+                # η times), then T² v = η² (u + |w| u / η), written over |w|.
+                normed = list(dirs)
+                for i, tv in zip(plan.scaled, plan.tv):
+                    t = torch.abs(params[i], out=plan.w[i])  # |w| lives in the w + ε buffer
+                    normed[i] = torch.addcmul(dirs[i], t, dirs[i], value=1.0 / eta, out=tv)
+                    dirs[i] = torch.addcmul(tv, t, tv, value=1.0 / eta, out=t)
+                by_bucket[plan.bucket].extend(normed)
+                factors[plan.bucket].extend(
+                    eta if i in plan.scaled_set else 1.0 for i in range(len(params))
+                )
+            elif plan.scaled:  # η = 0: T = |w|
+                normed = list(dirs)
+                for i, tv in zip(plan.scaled, plan.tv):
+                    t = torch.abs(params[i], out=plan.w[i])
+                    normed[i] = torch.mul(dirs[i], t, out=tv)
+                    dirs[i] = t.mul_(tv)
+                by_bucket[plan.bucket].extend(normed)
+                factors[plan.bucket].extend([1.0] * len(params))
             else:
-                torch._foreach_addcmul_(params, dirs, scales)  # w ← w + v·scale
-        self._perturbed = params
+                by_bucket[plan.bucket].extend(dirs)
+                factors[plan.bucket].extend([1.0] * len(params))
+            work.append((group, plan, params, dirs))
+        inv: dict[str, torch.Tensor] = {}
+        scaled_norm = self.adaptive and eta > 0
+        for bucket, norm in (("ensemble", self._member_norm), ("global", self._global_norm)):
+            if by_bucket[bucket]:
+                f = torch.tensor(factors[bucket], dtype=torch.float64) if scaled_norm else None
+                inv[bucket] = torch.reciprocal(norm(by_bucket[bucket], f) + _EPS)
+        # ε = ρ T² v / ‖T v‖; with η > 0 the rescaled dirs hold T² v / η²
+        sq = eta * eta if scaled_norm else 1.0
+        perturbed = self._perturbed
+        records: list[tuple[torch.Tensor, torch.Tensor, str]] = []
+        for group, plan, params, dirs in work:
+            s = inv[plan.bucket] * group["rho"]  # ρ / ‖T v‖, (M,) or (1,)
+            views = {shape: s.view(shape) for shape in set(plan.shapes)}
+            if sq != 1.0 and plan.scaled:
+                s2 = s * sq
+                scaled_views = {shape: s2.view(shape) for shape in set(plan.shapes)}
+                view_of = [
+                    (scaled_views if i in plan.scaled_set else views)[shape]
+                    for i, shape in enumerate(plan.shapes)
+                ]
+            else:
+                view_of = [views[shape] for shape in plan.shapes]
+            for p, v, w_eps, view in zip(params, dirs, plan.w, view_of):
+                if self.track:
+                    e = v * view
+                    torch.add(p, e, out=w_eps)
+                    records.append((p, e, plan.bucket))
+                else:  # w + ε in one pass (v may be w_eps itself: ASAM's T² v, overwritten)
+                    torch.addcmul(p, v, view, out=w_eps)
+                perturbed.append((p, p.data))
+                p.data = w_eps
+        if records:
+            self._record(records)
         if zero_grad:
-            self.zero_grad(set_to_none=False)
+            self._clear_grads()
+
+    def _clear_grads(self) -> None:
+        """Zero the gradients in place (one foreach call) and remember that they are zero.
+
+        Setting them to ``None`` instead would let the second backward skip an accumulation
+        pass, but the freed and re-allocated gradient buffers then cost hundreds of page faults
+        per step on CPU (measured). The closure's own ``zero_grad()`` then finds them still zero
+        (same tensors, unchanged version counters) and skips a second memset.
+        """
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if grads:
+            torch._foreach_zero_(grads)
+        self._zeroed = [(g, g._version) for g in grads]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """As ``torch.optim.Optimizer.zero_grad``; skips the memset when :meth:`first_step` has
+        just zeroed the very same gradient tensors and nothing has written to them since."""
+        zeroed, self._zeroed = self._zeroed, []
+        if not set_to_none and zeroed:
+            current = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+            if len(current) == len(zeroed) and all(
+                c is g and c._version == v for c, (g, v) in zip(current, zeroed)
+            ):
+                return
+        super().zero_grad(set_to_none=set_to_none)
 
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
         """Restore the unperturbed weights, then step the base optimiser with the current grads."""
-        if self._perturbed:
-            torch._foreach_copy_(self._perturbed, [self._backup[p] for p in self._perturbed])
+        for p, w in self._perturbed:
+            p.data = w
         self._perturbed = []
+        self._zeroed = []
         self.base.step()
         if zero_grad:
             self.zero_grad(set_to_none=True)
@@ -492,16 +650,31 @@ class SAM(torch.optim.Optimizer):
         for group in self.param_groups:
             self._check_group(group)
         self._perturbed = []
+        self._plans = {}  # the groups are new dicts: drop the old groups' buffers
+        self._zeroed = []
 
 
 class ASAM(SAM):
     """Adaptive SAM (Kwon et al., ICML 2021): ``ε = ρ · T² g / ‖T g‖`` with ``T = |w| + η``.
 
-    ``T`` is applied to weights (parameters with at least two dimensions per member) and is
-    the identity for biases and normalisation parameters, as in the paper (Eq. 11 and its
-    appendix); ``η = 0.01`` and the default ``ρ = 0.5`` are the paper's CIFAR-10 values. Some
-    implementations use ``T = |w|`` without η and ``ρ = 2.0``: set ``eta=0`` for that.
-    All other arguments as in :class:`SAM`.
+    Implementations disagree on which parameters get ``T``; ``rescale`` selects the
+    convention (``T = 1`` on the parameters it does not select):
+
+    ``"matrices"`` (default, noisylab)
+        ``T = |w| + η`` on tensors with at least two dimensions per member (linear and conv
+        weights); biases and normalisation parameters are not rescaled.
+    ``"all"``
+        ``T = |w| + η`` on every parameter, biases and BatchNorm scales included. With
+        ``eta=0`` this is the rule of the widely used davda54/sam code (``adaptive=True``
+        there: ``T = |w|`` on every parameter, no η), whose ASAM examples use ``ρ = 2.0``.
+    ``"weights"``
+        ``T = |w| + η`` on parameters whose name (from ``model.named_parameters()``) contains
+        ``"weight"``, i.e. layer weights and BatchNorm scales but not biases: the rule of the
+        official ASAM code (SamsungLabs/ASAM). Needs ``model=`` (which also freezes BatchNorm
+        running statistics in the perturbed pass, see :class:`SAM`).
+
+    ``η = 0.01`` and ``ρ = 0.5`` are the paper's CIFAR-10 values. All other arguments as in
+    :class:`SAM`.
     """
 
     def __init__(
@@ -511,12 +684,21 @@ class ASAM(SAM):
         rho: float = 0.5,
         *,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
         super().__init__(
-            params, base, rho, adaptive=True, eta=eta, model=model, track=track, **base_kwargs
+            params,
+            base,
+            rho,
+            adaptive=True,
+            eta=eta,
+            rescale=rescale,
+            model=model,
+            track=track,
+            **base_kwargs,
         )
 
 
@@ -540,6 +722,7 @@ class VaSSO(SAM):
         *,
         adaptive: bool = False,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
@@ -551,6 +734,7 @@ class VaSSO(SAM):
             rho,
             adaptive=adaptive,
             eta=eta,
+            rescale=rescale,
             model=model,
             track=track,
             **base_kwargs,
@@ -575,9 +759,8 @@ class VaSSO(SAM):
                 emas.append(st["ema"])
                 gs.append(g)
             out.append(st["ema"])
-        if emas:  # d ← (1 − θ) d + θ g (exactly g for θ = 1)
-            torch._foreach_mul_(emas, 1.0 - group["theta"])
-            torch._foreach_add_(emas, gs, alpha=group["theta"])
+        if emas:  # d ← d + θ (g − d) = (1 − θ) d + θ g in one pass (exactly g for θ = 1)
+            torch._foreach_lerp_(emas, gs, group["theta"])
         return out
 
 
@@ -600,6 +783,7 @@ class FriendlySAM(SAM):
         *,
         adaptive: bool = False,
         eta: float = 0.01,
+        rescale: str = "matrices",
         model: nn.Module | None = None,
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
@@ -614,6 +798,7 @@ class FriendlySAM(SAM):
             rho,
             adaptive=adaptive,
             eta=eta,
+            rescale=rescale,
             model=model,
             track=track,
             **base_kwargs,
@@ -640,11 +825,14 @@ class FriendlySAM(SAM):
                 ms.append(st["fsam_m"])
                 gs.append(g)
         if ms:
-            vs = torch._foreach_add(gs, ms, alpha=-group["sigma"])  # g − σ m_{t−1}
-            for i, v in zip(idx, vs):
-                out[i] = v
-            torch._foreach_mul_(ms, 1.0 - group["theta"])
-            torch._foreach_add_(ms, gs, alpha=group["theta"])
+            sigma = group["sigma"]
+            # g − σ m_{t−1} goes straight into the w + ε buffer (the final addcmul overwrites
+            # it in place); with ASAM's metric that buffer holds |w|, so a separate one is used
+            plan = self._plans[id(group)]
+            for i, g, m in zip(idx, gs, ms):
+                buf = self._buffer("fsam_v", params[i]) if self.adaptive else plan.w[i]
+                out[i] = torch.add(g, m, alpha=-sigma, out=buf)
+            torch._foreach_lerp_(ms, gs, group["theta"])  # m ← (1 − θ) m + θ g
         return out
 
 
@@ -655,6 +843,7 @@ class _nullcontext(contextlib.AbstractContextManager):
 
 __all__ = [
     "ASAM",
+    "RESCALE_RULES",
     "SAM",
     "DirectionTracker",
     "FriendlySAM",
