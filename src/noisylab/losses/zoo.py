@@ -35,7 +35,6 @@ from noisylab.losses._base import (
     check_positive,
     check_unit,
     default_of,
-    log1m_exp,
     reduce,
     register,
     scaled,
@@ -106,7 +105,8 @@ def _rce(v: View, min_prob: float, clamp: float) -> torch.Tensor:
 
 
 def _nce(v: View) -> torch.Tensor:
-    return v.logp / v.logp_all.sum(-1, keepdim=True)
+    total = v.logp_all.sum(-1, keepdim=True)  # the full log-softmax first, then gather
+    return v.logp / total
 
 
 def _ngce(v: View, q: float, clamp: float) -> torch.Tensor:
@@ -115,9 +115,13 @@ def _ngce(v: View, q: float, clamp: float) -> torch.Tensor:
 
 
 def _focal_of(logp: torch.Tensor, gamma: float, detach: bool) -> torch.Tensor:
-    """−(1 − p)^γ log p from log p (any shape); 1 − p = −expm1(log p), floored at tiny."""
+    """−(1 − p)^γ log p from log p (any shape); 1 − p is floored at the smallest normal float.
+
+    The floor keeps the gradient finite at p = 1 for γ < 1 (there the factor's derivative is
+    infinite while log p = 0); the value it changes is below the float's resolution.
+    """
     tiny = torch.finfo(logp.dtype).tiny
-    factor = (-torch.expm1(logp)).clamp_min(tiny).pow(gamma)
+    factor = (1.0 - torch.exp(logp)).clamp_min(tiny).pow(gamma)
     if detach:
         factor = factor.detach()
     return -factor * logp
@@ -194,6 +198,9 @@ class MSE(Loss):
         return (v.z**2).sum(-1, keepdim=True) - 2.0 * v.at(v.z) + 1.0
 
     def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        classes = isinstance(targets, torch.Tensor) and not targets.is_floating_point()
+        if classes and outputs.dim() >= 2 and outputs.shape[-1] >= 2:
+            return super().forward(outputs, targets)  # gather first: Σ z² − 2 z_y + 1
         return mse_loss(outputs, targets, self.reduction)
 
 
@@ -364,7 +371,8 @@ class LabelSmoothing(Loss):
         self.epsilon = check_unit("epsilon", epsilon)
 
     def terms(self, v: View) -> torch.Tensor:
-        return -(1.0 - self.epsilon) * v.logp - self.epsilon * v.logp_all.mean(-1, keepdim=True)
+        mean = v.logp_all.mean(-1, keepdim=True)  # the full log-softmax first, then gather
+        return -(1.0 - self.epsilon) * v.logp - self.epsilon * mean
 
 
 @register("bootstrap-soft", symmetric=False)
@@ -381,7 +389,8 @@ class BootstrapSoft(Loss):
         self.beta = check_unit("beta", beta)
 
     def terms(self, v: View) -> torch.Tensor:
-        entropy = -(v.p_all * v.logp_all).sum(-1, keepdim=True)
+        lp = v.logp_all  # before p_all, so that p_all = exp(lp)
+        entropy = -(v.p_all * lp).sum(-1, keepdim=True)
         return -self.beta * v.logp + (1.0 - self.beta) * entropy
 
 
@@ -416,7 +425,7 @@ class NLNL(Loss):
         self.min_prob = check_positive("min_prob", min_prob, upper=1.0)
 
     def terms(self, v: View) -> torch.Tensor:
-        nl = -log1m_exp(v.logp_all).clamp_min(math.log(self.min_prob))  # (…, K)
+        nl = -torch.log((1.0 - v.p_all).clamp_min(self.min_prob))  # (…, K)
         return (nl.sum(-1, keepdim=True) - v.at(nl)) / (v.k - 1)
 
 
@@ -724,7 +733,8 @@ class GCEandNCE(_QPair):
         super().__init__(alpha, beta, q, clamp, reduction)
 
     def terms(self, v: View) -> torch.Tensor:
-        return self.alpha * _gce(v, self.q, self.clamp) + self.beta * _nce(v)
+        nce = _nce(v)  # the full log-softmax first, then gather
+        return self.alpha * _gce(v, self.q, self.clamp) + self.beta * nce
 
 
 @register("ngce+nce", symmetric=True)
