@@ -293,9 +293,9 @@ class View:
     """The logits seen at the label (``index`` given: (…, 1) tensors) or at every class.
 
     Attributes ending in ``_all`` are always (…, K); the others are (…, 1) at the label, or
-    (…, K) when ``index`` is None. Each quantity is computed once, on first use; at the
-    label, log p_y is z_y − logsumexp(z) and p_y = exp(log p_y) unless the full log-softmax
-    or softmax was already needed, so a formula should ask for its ``_all`` tensors first.
+    (…, K) when ``index`` is None. Each quantity is computed once, on first use. At the
+    label, p_y is gathered from the softmax, or exp(log p_y) when the log-softmax was
+    already needed (one full pass instead of two), so a formula asks for log p first.
 
     Parameters
     ----------
@@ -325,17 +325,15 @@ class View:
 
     @cached_property
     def logp(self) -> torch.Tensor:
-        if self.index is None or "logp_all" in self.__dict__:
-            return self.at(self.logp_all)
-        return self.at(self.z) - self.lse  # gather first: z_y − logsumexp(z)
+        return self.at(self.logp_all)
 
     @cached_property
     def p(self) -> torch.Tensor:
         if self.index is None:
             return self.p_all
-        if "p_all" in self.__dict__:
-            return self.at(self.p_all)
-        return torch.exp(self.logp)  # gather first: exp of (…, 1) only
+        if "logp_all" in self.__dict__ and "p_all" not in self.__dict__:
+            return torch.exp(self.logp)  # gather first: exp of (…, 1) only
+        return self.at(self.p_all)
 
     @cached_property
     def lse(self) -> torch.Tensor:

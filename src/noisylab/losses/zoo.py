@@ -93,7 +93,8 @@ def _floor(logp: torch.Tensor, clamp: float) -> torch.Tensor:
 
 
 def _gce(v: View, q: float, clamp: float) -> torch.Tensor:
-    return (1.0 - torch.exp(q * _floor(v.logp, clamp))) / q
+    floor = clamp if clamp > 0.0 else torch.finfo(v.z.dtype).tiny  # finite gradient at p = 0
+    return (1.0 - v.p.clamp_min(floor) ** q) / q
 
 
 def _rce(v: View, min_prob: float, clamp: float) -> torch.Tensor:
