@@ -202,7 +202,9 @@ def label_index(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                 f"labels shaped {tuple(labels.shape)} do not match logits shaped "
                 f"{tuple(logits.shape)}; expected {tuple(batch_shape)}"
             ) from None
-    return labels.long().unsqueeze(-1)
+    if labels.dtype != torch.long:
+        labels = labels.long()
+    return labels.unsqueeze(-1)
 
 
 def pick(values: torch.Tensor, labels: Any) -> torch.Tensor:
@@ -382,7 +384,7 @@ class Loss(nn.Module):
         if labels.is_floating_point():
             return pick(self.all_classes(logits), labels)
         index = label_index(logits, labels)
-        if logits.device.type != "cpu":  # an out-of-range gather is a device assert there
+        if not logits.is_cpu:  # an out-of-range gather is a device assert there
             error = _label_range_error(index, logits.shape[-1])
             if error is not None:
                 raise error
@@ -396,7 +398,23 @@ class Loss(nn.Module):
             raise
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return reduce(self.per_sample(logits, labels), self.reduction)
+        if (  # the common case in as few Python calls as possible: CPU, int64 labels (…)
+            type(logits) is torch.Tensor
+            and type(labels) is torch.Tensor
+            and logits.is_cpu
+            and labels.dtype == torch.int64
+            and logits.is_floating_point()
+            and logits.dim() >= 2
+            and logits.shape[-1] >= 2
+            and labels.shape == logits.shape[:-1]
+        ):
+            try:
+                out = self.terms(View(logits, labels.unsqueeze(-1))).squeeze(-1)
+            except (RuntimeError, IndexError):
+                out = self.per_sample(logits, labels)  # raises the labels' range error
+        else:
+            out = self.per_sample(logits, labels)
+        return out.mean() if self.reduction == "mean" else reduce(out, self.reduction)
 
     def regularizer(
         self, params: Iterable[torch.Tensor], *, ensemble: bool = False

@@ -116,13 +116,13 @@ def _ngce(v: View, q: float, clamp: float) -> torch.Tensor:
 
 
 def _focal_of(logp: torch.Tensor, gamma: float, detach: bool) -> torch.Tensor:
-    """−(1 − p)^γ log p from log p (any shape); 1 − p is floored at the smallest normal float.
+    """−(1 − p)^γ log p from log p (any shape); 1 − p is shifted by the smallest normal float.
 
     The floor keeps the gradient finite at p = 1 for γ < 1 (there the factor's derivative is
     infinite while log p = 0); the value it changes is below the float's resolution.
     """
-    tiny = torch.finfo(logp.dtype).tiny
-    factor = (1.0 - torch.exp(logp)).clamp_min(tiny).pow(gamma)
+    tiny = torch.finfo(logp.dtype).tiny  # + tiny: 1 − p where p < 1, tiny where p = 1
+    factor = (1.0 - torch.exp(logp) + tiny).pow(gamma)
     if detach:
         factor = factor.detach()
     return -factor * logp
