@@ -262,6 +262,9 @@ class RCE(Loss):
         return scaled(_rce(v, self.min_prob, self.clamp), self.scale)
 
 
+_RCE_MIN_PROB = default_of(RCE, "min_prob")  # the log-0 floor of RCE inside combinations
+
+
 @register(
     "sce",
     symmetric=False,
@@ -277,7 +280,7 @@ class SCE(Loss):
         self,
         alpha: float = 0.1,
         beta: float = 1.0,
-        min_prob: float = default_of(RCE, "min_prob"),
+        min_prob: float = _RCE_MIN_PROB,
         clamp: float = 0.0,
         reduction: str = "mean",
     ) -> None:
@@ -562,7 +565,7 @@ class NCEandRCE(_Pair):
         self.clamp = check_clamp(clamp)
 
     def terms(self, v: View) -> torch.Tensor:
-        return self.alpha * _nce(v) + self.beta * _rce(v, 1e-4, self.clamp)
+        return self.alpha * _nce(v) + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
 
 
 @register(
@@ -624,7 +627,7 @@ class NFLandRCE(_NFLPair):
         self.clamp = check_clamp(clamp)
 
     def terms(self, v: View) -> torch.Tensor:
-        return self.first(v) + self.beta * _rce(v, 1e-4, self.clamp)
+        return self.first(v) + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
 
 
 @register(
@@ -716,7 +719,9 @@ class GCEandRCE(_QPair):
         super().__init__(alpha, beta, q, clamp, reduction)
 
     def terms(self, v: View) -> torch.Tensor:
-        return self.alpha * _gce(v, self.q, self.clamp) + self.beta * _rce(v, 1e-4, self.clamp)
+        return self.alpha * _gce(v, self.q, self.clamp) + self.beta * _rce(
+            v, _RCE_MIN_PROB, self.clamp
+        )
 
 
 @register("gce+nce", symmetric=False)
@@ -807,7 +812,9 @@ class NGCEandRCE(_QPair):
         super().__init__(alpha, beta, q, clamp, reduction)
 
     def terms(self, v: View) -> torch.Tensor:
-        return self.alpha * _ngce(v, self.q, self.clamp) + self.beta * _rce(v, 1e-4, self.clamp)
+        return self.alpha * _ngce(v, self.q, self.clamp) + self.beta * _rce(
+            v, _RCE_MIN_PROB, self.clamp
+        )
 
 
 @register("mae+rce", symmetric=True)
@@ -825,7 +832,7 @@ class MAEandRCE(_Pair):
         self.clamp = check_clamp(clamp)
 
     def terms(self, v: View) -> torch.Tensor:
-        return self.alpha * _mae(v) + self.beta * _rce(v, 1e-4, self.clamp)
+        return self.alpha * _mae(v) + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
 
 
 # ----------------------------------------------------------------------------- asymmetric (ALF)
@@ -977,7 +984,7 @@ class ANormandRCE(_ANormPair):
 
     def terms(self, v: View) -> torch.Tensor:
         anorm = _anorm(v, self.a, self.p, self.clamp)
-        return self.alpha * anorm + self.beta * _rce(v, 1e-4, self.clamp)
+        return self.alpha * anorm + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
 
 
 @register(
