@@ -8,8 +8,9 @@ every loss.
 
 Inputs: (B, K) = (1024, 100) logits and the member-axis case (M, B, K) = (8, 128, 10),
 ``reduction='mean'``, one thread. Repeats are interleaved (ours, reference, ours, …) so that
-machine load hits both alike; each ratio is the median over rounds of (our time / the
-reference's time in the same round). Times are CPU seconds of this process.
+machine load hits both alike: call by call, alternating which goes first; each ratio is the
+median over rounds of (our total time / the reference's total time in the same round).
+Times are CPU seconds of this process.
 
 Usage: ``python benchmarks/losses.py [--json] [--quick] [--only NAME ...]``
 """
@@ -296,15 +297,11 @@ def _anl_ce_er(z, y, alpha, beta, lamb, min_prob):
     return alpha * nce_of(lp, y) + beta * nnce_of(lp, y, min_prob) + lamb * er
 
 
-def _timer(fn: Callable[[], torch.Tensor], z: torch.Tensor) -> Callable[[int], float]:
-    def run(k: int) -> float:
-        t0 = time.process_time()
-        for _ in range(k):
-            z.grad = None
-            fn().backward()
-        return (time.process_time() - t0) / k
-
-    return run
+def _timed(fn: Callable[[], torch.Tensor], z: torch.Tensor) -> float:
+    z.grad = None
+    t0 = time.process_time()
+    fn().backward()
+    return time.process_time() - t0
 
 
 def check_reference(name: str, params: dict[str, Any], z: torch.Tensor, y: torch.Tensor):
@@ -323,18 +320,23 @@ def measure(name: str, shape: tuple[int, ...], rounds: int, k: int) -> dict[str,
     check_reference(name, params, z.detach(), y)
     module = losses.get(name)
     reference = REFERENCES[name]
-    ours = _timer(lambda: module(z, y), z)
-    ref = _timer(lambda: reference(z, y, **params).mean(), z)
-    ours(2), ref(2)  # warm-up
+    ours = lambda: module(z, y)  # noqa: E731
+    ref = lambda: reference(z, y, **params).mean()  # noqa: E731
+    for _ in range(3):  # warm-up
+        _timed(ours, z), _timed(ref, z)
     ratios, t_ours, t_ref = [], [], []
-    for r in range(rounds):
-        if r % 2:  # alternate who goes first
-            b, a = ref(k), ours(k)
-        else:
-            a, b = ours(k), ref(k)
+    for _ in range(rounds):
+        a = b = 0.0
+        for i in range(k):  # interleaved call by call, alternating who goes first
+            if i % 2:
+                b += _timed(ref, z)
+                a += _timed(ours, z)
+            else:
+                a += _timed(ours, z)
+                b += _timed(ref, z)
         ratios.append(a / b)
-        t_ours.append(a)
-        t_ref.append(b)
+        t_ours.append(a / k)
+        t_ref.append(b / k)
     return {
         "loss": name,
         "shape": list(shape),

@@ -15,7 +15,6 @@ import inspect
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
-from functools import cached_property
 from typing import Any, TypeVar
 
 import torch
@@ -306,40 +305,59 @@ class View:
         The label of every sample (:func:`label_index`); None for every class.
     """
 
+    __slots__ = ("_logp", "_logp_all", "_lse", "_p", "_p_all", "index", "k", "z")
+
     def __init__(self, logits: torch.Tensor, index: torch.Tensor | None = None) -> None:
         self.z = logits  # (…, K)
         self.index = index  # (…, 1) or None
         self.k = logits.shape[-1]
+        self._logp_all: torch.Tensor | None = None  # plain slots: cheaper than cached_property
+        self._p_all: torch.Tensor | None = None
+        self._logp: torch.Tensor | None = None
+        self._p: torch.Tensor | None = None
+        self._lse: torch.Tensor | None = None
 
     def at(self, full: torch.Tensor) -> torch.Tensor:
         """A (…, K) tensor at the label (…, 1), or unchanged in every-class mode."""
         return full if self.index is None else full.gather(-1, self.index)
 
-    @cached_property
+    @property
     def logp_all(self) -> torch.Tensor:
-        return torch.log_softmax(self.z, dim=-1)  # (…, K)
+        if self._logp_all is None:
+            self._logp_all = torch.log_softmax(self.z, dim=-1)  # (…, K)
+        return self._logp_all
 
-    @cached_property
+    @property
     def p_all(self) -> torch.Tensor:
-        if "logp_all" in self.__dict__:
-            return torch.exp(self.logp_all)
-        return torch.softmax(self.z, dim=-1)  # (…, K)
+        if self._p_all is None:
+            if self._logp_all is not None:
+                self._p_all = torch.exp(self._logp_all)
+            else:
+                self._p_all = torch.softmax(self.z, dim=-1)  # (…, K)
+        return self._p_all
 
-    @cached_property
+    @property
     def logp(self) -> torch.Tensor:
-        return self.at(self.logp_all)
+        if self._logp is None:
+            self._logp = self.at(self.logp_all)
+        return self._logp
 
-    @cached_property
+    @property
     def p(self) -> torch.Tensor:
-        if self.index is None:
-            return self.p_all
-        if "logp_all" in self.__dict__ and "p_all" not in self.__dict__:
-            return torch.exp(self.logp)  # gather first: exp of (…, 1) only
-        return self.at(self.p_all)
+        if self._p is None:
+            if self.index is None:
+                self._p = self.p_all
+            elif self._logp_all is not None and self._p_all is None:
+                self._p = torch.exp(self.logp)  # gather first: exp of (…, 1) only
+            else:
+                self._p = self.at(self.p_all)
+        return self._p
 
-    @cached_property
+    @property
     def lse(self) -> torch.Tensor:
-        return torch.logsumexp(self.z, dim=-1, keepdim=True)  # (…, 1)
+        if self._lse is None:
+            self._lse = torch.logsumexp(self.z, dim=-1, keepdim=True)  # (…, 1)
+        return self._lse
 
 
 def scaled(x: torch.Tensor, scale: float) -> torch.Tensor:

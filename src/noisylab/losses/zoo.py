@@ -93,8 +93,9 @@ def _floor(logp: torch.Tensor, clamp: float) -> torch.Tensor:
 
 
 def _gce(v: View, q: float, clamp: float) -> torch.Tensor:
-    floor = clamp if clamp > 0.0 else torch.finfo(v.z.dtype).tiny  # finite gradient at p = 0
-    return (1.0 - v.p.clamp_min(floor) ** q) / q
+    if clamp > 0.0:
+        return (1.0 - v.p.clamp_min(clamp) ** q) / q
+    return (1.0 - (v.p + torch.finfo(v.z.dtype).tiny) ** q) / q  # finite gradient at p = 0
 
 
 def _rce(v: View, min_prob: float, clamp: float) -> torch.Tensor:
