@@ -43,7 +43,9 @@ def _make_twin(name: str) -> Twin:
     def fn(logits: torch.Tensor, labels: torch.Tensor, *args: Any, **kwargs: Any):
         return cls(*args, **kwargs)(logits, labels)
 
-    fn.__signature__ = sig.replace(parameters=[*head, *sig.parameters.values()])  # type: ignore[attr-defined]
+    fn.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[*head, *sig.parameters.values()], return_annotation=torch.Tensor
+    )
     fn.__name__ = fn.__qualname__ = _python_name(name)
     fn.__module__ = __name__
     summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
