@@ -437,3 +437,14 @@ def test_list_losses_shows_the_presets(cli, capsys, monkeypatch):
 def test_new_parameters_are_validated(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_dmi_large_batches_and_many_classes_do_not_overflow():
+    k, b = 100, 1100  # K log B > 700: B^K exceeds float64, so the log-space path runs
+    g = torch.Generator().manual_seed(14)
+    y = torch.arange(b) % k
+    z = 4.0 * torch.nn.functional.one_hot(y, k).double() + torch.randn(b, k, generator=g).double()
+    got = L.get("dmi")(z, y)
+    u = np.asarray(torch.softmax(z, -1)).T @ np.eye(k)[np.asarray(y)]
+    _, logabs = np.linalg.slogdet(u)
+    assert np.isclose(float(got), -np.logaddexp(logabs, math.log(1e-3)), rtol=1e-10)

@@ -117,21 +117,23 @@ def _ngce(v: View, q: float, clamp: float) -> torch.Tensor:
 
 
 def _focal_of(logp: torch.Tensor, gamma: float, detach: bool) -> torch.Tensor:
-    """−(1 − p)^γ log p from log p (any shape); 1 − p is shifted by the smallest normal float.
+    """(1 − p)^γ log p = −FL from log p (any shape): the focal loss with its sign flipped.
 
-    The floor keeps the gradient finite at p = 1 for γ < 1 (there the factor's derivative is
-    infinite while log p = 0); the value it changes is below the float's resolution.
+    Normalised forms use it as is (the signs cancel in their ratios), saving a pass over
+    (…, K). 1 − p is shifted by the smallest normal float, which keeps the gradient finite
+    at p = 1 for γ < 1 (the factor's derivative is infinite there while log p = 0) and
+    changes no value above the float's resolution.
     """
-    tiny = torch.finfo(logp.dtype).tiny  # + tiny: 1 − p where p < 1, tiny where p = 1
+    tiny = torch.finfo(logp.dtype).tiny
     factor = (1.0 - torch.exp(logp) + tiny).pow(gamma)
     if detach:
         factor = factor.detach()
-    return -factor * logp
+    return factor * logp
 
 
 def _nfl(v: View, gamma: float, detach: bool) -> torch.Tensor:
-    fl = _focal_of(v.logp_all, gamma, detach)  # (…, K)
-    return v.at(fl) / fl.sum(-1, keepdim=True)
+    neg_fl = _focal_of(v.logp_all, gamma, detach)  # (…, K), −FL
+    return v.at(neg_fl) / neg_fl.sum(-1, keepdim=True)
 
 
 def _agce(v: View, a: float, q: float) -> torch.Tensor:
@@ -161,9 +163,9 @@ def _nnce(v: View, min_prob: float) -> torch.Tensor:
 
 def _nnfl(v: View, gamma: float, min_prob: float, detach: bool) -> torch.Tensor:
     floor = math.log(min_prob)
-    fl = _focal_of(v.logp_all.clamp_min(floor), gamma, detach)  # (…, K) in [0, A]
+    neg_fl = _focal_of(v.logp_all.clamp_min(floor), gamma, detach)  # (…, K), −FL ∈ [−A, 0]
     a = -((1.0 - min_prob) ** gamma) * floor  # the focal loss at p = min_prob
-    return 1.0 - (a - v.at(fl)) / (v.k * a - fl.sum(-1, keepdim=True))
+    return 1.0 - (a + v.at(neg_fl)) / (v.k * a + neg_fl.sum(-1, keepdim=True))
 
 
 def _nrce(v: View, clamp: float) -> torch.Tensor:
@@ -323,7 +325,7 @@ class Focal(Loss):
         self.detach_focal = check_flag("detach_focal", detach_focal)
 
     def terms(self, v: View) -> torch.Tensor:
-        out = _focal_of(v.logp, self.gamma, self.detach_focal)
+        out = -_focal_of(v.logp, self.gamma, self.detach_focal)  # (…, 1): gathered first
         if self.alpha is None:
             return out
         if isinstance(self.alpha, float):
@@ -1318,8 +1320,8 @@ class DMI(Loss):
 
     P (B, K) the softmax, Y (B, K) the one-hot labels (or soft targets), per ensemble member
     for (M, B, K) logits. The official code does not divide U = Pᵀ Y by B and adds eps =
-    1e-3 inside the log; we do the same, as −logaddexp(log|det(U/B)| + K log B, log eps) in
-    float64 so that large batches do not overflow (exact while K log B < 690). The batch value is returned for every sample: ``reduction='mean'`` is L_DMI,
+    1e-3 inside the log; we do the same, in float64, and through log|det(U/B)| + K log B
+    when B^K would overflow float64 (K log B ≥ 700). The batch value is returned for every sample: ``reduction='mean'`` is L_DMI,
     ``'none'`` gives (…, B) equal entries, ``'sum'`` B · L_DMI. A batch needs B ≥ K samples
     covering the classes for det ≠ 0; otherwise the value is −log(eps) with zero gradient.
     The value "at every class" is not defined for a loss of the whole batch's labels:
@@ -1333,11 +1335,13 @@ class DMI(Loss):
 
     def _value(self, p: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         b, k = p.shape[-2], p.shape[-1]
-        u = (p.transpose(-1, -2) @ targets.to(p.dtype)).double() / b  # (…, K, K), |det| ≤ 1
-        det = torch.linalg.det(u)  # finite gradient at singular U (0 through |·|)
-        tiny = torch.finfo(torch.float64).tiny
-        log_det_u = torch.log(det.abs().clamp_min(tiny)) + k * math.log(b)  # log|det(PᵀY)|
-        value = -torch.logaddexp(log_det_u, torch.full_like(log_det_u, math.log(self.eps)))
+        u = (p.transpose(-1, -2) @ targets.to(p.dtype)).double()  # (…, K, K) = Pᵀ Y
+        if k * math.log(b) < 700.0:  # |det U| ≤ B^K fits in float64
+            value = -torch.log(torch.linalg.det(u).abs() + self.eps)  # (…)
+        else:  # det(U/B) B^K in log space; finite gradient at singular U (0 through |·|)
+            det = torch.linalg.det(u / b).abs().clamp_min(torch.finfo(torch.float64).tiny)
+            log_det = torch.log(det) + k * math.log(b)
+            value = -torch.logaddexp(log_det, torch.full_like(log_det, math.log(self.eps)))
         return value.to(p.dtype).unsqueeze(-1).expand(p.shape[:-1])  # (…, B)
 
     def terms(self, v: View) -> torch.Tensor:
