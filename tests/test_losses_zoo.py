@@ -448,3 +448,15 @@ def test_dmi_large_batches_and_many_classes_do_not_overflow():
     u = np.asarray(torch.softmax(z, -1)).T @ np.eye(k)[np.asarray(y)]
     _, logabs = np.linalg.slogdet(u)
     assert np.isclose(float(got), -np.logaddexp(logabs, math.log(1e-3)), rtol=1e-10)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("name", ["focal", "nfl", "nnfl", "anl-fl", "nfl+rce"])
+def test_focal_family_gradients_are_finite_at_p_one(name, gamma):
+    z = torch.tensor([[80.0, 0, 0, 0], [0, 0, 0, 80.0], [1e4, -1e4, 0, 5]], requires_grad=True)
+    y = torch.tensor([0, 3, 1])  # p_y = 1 (rows 0, 1) and p_y = 0 (row 2)
+    for detach in (False, True):
+        z.grad = None
+        out = L.get(name, gamma=gamma, detach_focal=detach, reduction="sum")(z, y)
+        out.backward()
+        assert torch.isfinite(out) and torch.isfinite(z.grad).all(), (name, gamma, detach)

@@ -120,12 +120,14 @@ def _focal_of(logp: torch.Tensor, gamma: float, detach: bool) -> torch.Tensor:
     """(1 − p)^γ log p = −FL from log p (any shape): the focal loss with its sign flipped.
 
     Normalised forms use it as is (the signs cancel in their ratios), saving a pass over
-    (…, K). 1 − p is shifted by the smallest normal float, which keeps the gradient finite
-    at p = 1 for γ < 1 (the factor's derivative is infinite there while log p = 0) and
+    (…, K). For γ < 1, 1 − p is shifted by the smallest normal float, which keeps the
+    gradient finite at p = 1 (the factor's derivative is infinite there while log p = 0) and
     changes no value above the float's resolution.
     """
-    tiny = torch.finfo(logp.dtype).tiny
-    factor = (1.0 - torch.exp(logp) + tiny).pow(gamma)
+    one_minus = 1.0 - torch.exp(logp)
+    if gamma < 1.0:  # only then is the factor's derivative at p = 1 infinite
+        one_minus = one_minus + torch.finfo(logp.dtype).tiny
+    factor = one_minus.pow(gamma)
     if detach:
         factor = factor.detach()
     return factor * logp
