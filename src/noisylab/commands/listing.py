@@ -41,8 +41,9 @@ def list_(what: str = typer.Argument(..., help=f"One of: {', '.join(WHATS)}.")) 
         for n in LOSSES:
             m = LOSSES.meta(n)
             params = ", ".join(f"{k}={v}" for k, v in m.get("params", {}).items())
-            rows.append([n, params, "yes" if m.get("symmetric") else "no"])
-        _table("losses", ["name", "parameters (defaults)", "symmetric"], rows)
+            presets = ", ".join(m.get("presets", {}))
+            rows.append([n, params, "yes" if m.get("symmetric") else "no", presets])
+        _table("losses", ["name", "parameters (defaults)", "symmetric", "presets"], rows)
     elif what == "optimizers":
         from noisylab.optim import OPTIMIZERS
 

@@ -20,9 +20,8 @@ from typing import Any
 from torch import nn
 
 from noisylab.losses import functional
-from noisylab.losses._base import LOSSES, Loss, pick, reduce
+from noisylab.losses._base import LOSSES, Loss, normalize_logits, pick, reduce
 from noisylab.losses.ensemble import PerMember
-from noisylab.losses.functional import normalize_logits
 from noisylab.losses.symmetric import (
     ClassInsensitive,
     Symmetrized,
@@ -33,12 +32,16 @@ from noisylab.losses.symmetric import (
 from noisylab.losses.zoo import cross_entropy, mse_loss
 
 
-def get(name: str, **params: Any) -> nn.Module:
+def get(name: str, preset: str | None = None, **params: Any) -> nn.Module:
     """Build the loss registered as ``name`` with ``params`` (e.g. ``get("gce", q=0.7)``).
 
-    Unknown parameter names raise ``TypeError`` listing the accepted ones.
+    ``preset`` names a paper configuration (``get("nce+agce", preset="cifar100")``, see
+    :func:`presets`); explicit ``params`` override it. Unknown parameter names raise
+    ``TypeError`` listing the accepted ones; unknown presets raise ``ValueError``.
     """
     cls = LOSSES.get(name)
+    if preset is not None:
+        params = {**presets(name, preset), **params}
     allowed = set(LOSSES.meta(name).get("params", {})) | {"reduction"}
     unknown = sorted(set(params) - allowed)
     if unknown:
@@ -46,6 +49,21 @@ def get(name: str, **params: Any) -> nn.Module:
             f"loss {name!r} got unknown parameter(s) {unknown}; accepted: {sorted(allowed)}"
         )
     return cls(**params)
+
+
+def presets(name: str, preset: str | None = None) -> dict[str, Any]:
+    """The named hyper-parameter presets of a loss: all of them, or the one named ``preset``.
+
+    Presets are the papers' CIFAR-10 / CIFAR-100 configurations; each loss's docstring cites
+    the config file they come from.
+    """
+    table: dict[str, dict[str, Any]] = LOSSES.meta(name).get("presets", {})
+    if preset is None:
+        return {k: dict(v) for k, v in table.items()}
+    if preset not in table:
+        known = ", ".join(sorted(table)) or "(none)"
+        raise ValueError(f"loss {name!r} has no preset {preset!r}; known: {known}")
+    return dict(table[preset])
 
 
 def is_symmetric(name: str) -> bool:
@@ -68,6 +86,7 @@ __all__ = [
     "mse_loss",
     "normalize_logits",
     "pick",
+    "presets",
     "reduce",
     "symmetrize",
 ]

@@ -21,8 +21,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from noisylab.losses import functional as F
-from noisylab.losses._base import LOSSES, Loss, check_logits, check_positive, check_reduction
+from noisylab.losses._base import (
+    LOSSES,
+    Loss,
+    View,
+    check_logits,
+    check_positive,
+    check_reduction,
+    normalize_logits,
+    register,
+)
 
 LossLike = str | nn.Module | Callable[..., torch.Tensor]
 
@@ -100,9 +108,9 @@ class Symmetrized(Loss):
         self.base = base if isinstance(base, nn.Module) else None
         self.base_name = base if isinstance(base, str) else getattr(base, "__name__", repr(base))
 
-    def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        values = evaluate_all(self._fn, logits)  # (…, B, K)
-        return values - values.mean(-1, keepdim=True)
+    def terms(self, v: View) -> torch.Tensor:
+        values = evaluate_all(self._fn, v.z)  # (…, B, K)
+        return v.at(values - values.mean(-1, keepdim=True))
 
     def extra_repr(self) -> str:
         return f"base={self.base_name!r}, " + super().extra_repr()
@@ -116,9 +124,9 @@ class ClassInsensitive(Loss):
         self._fn = _per_sample(base, **params)
         self.base = base if isinstance(base, nn.Module) else None
 
-    def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        values = evaluate_all(self._fn, logits)  # (…, B, K)
-        return values.mean(-1, keepdim=True).expand_as(values)
+    def terms(self, v: View) -> torch.Tensor:
+        values = evaluate_all(self._fn, v.z)  # (…, B, K)
+        return v.at(values.mean(-1, keepdim=True).expand_as(values))
 
 
 def symmetrize(loss: LossLike, *, reduction: str = "mean", **params: Any) -> Symmetrized:
@@ -152,7 +160,7 @@ def decompose(
     )
 
 
-@LOSSES.register("unhinged", params={"logit_norm": "l2", "scale": 1.0}, symmetric=True)
+@register("unhinged", symmetric=True)
 class Unhinged(Loss):
     """Multi-class unhinged loss: L(z, y) = −z̃_y + (1/K) Σ_k z̃_k (symmetrized CE).
 
@@ -178,14 +186,12 @@ class Unhinged(Loss):
         self.logit_norm = logit_norm
         self.scale = check_positive("scale", scale)
 
-    def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return F.unhinged_all(logits, self.logit_norm, self.scale)
-
-    def extra_repr(self) -> str:
-        return f"logit_norm={self.logit_norm!r}, scale={self.scale}, " + super().extra_repr()
+    def terms(self, v: View) -> torch.Tensor:
+        z = normalize_logits(v.z, self.logit_norm, self.scale)  # (…, K)
+        return z.mean(-1, keepdim=True) - v.at(z)
 
 
-@LOSSES.register("sgce", params={"q": 0.3}, symmetric=True)
+@register("sgce", symmetric=True)
 class SGCE(Loss):
     """Symmetrized GCE: (1/q)[(1/K) Σ_k p_k^q − p_y^q], q ∈ (0, 1].
 
@@ -200,19 +206,19 @@ class SGCE(Loss):
         super().__init__(reduction)
         self.q = check_positive("q", q, upper=1.0, closed=True)
 
-    def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return F.sgce_all(logits, self.q)
-
-    def extra_repr(self) -> str:
-        return f"q={self.q}, " + super().extra_repr()
+    def terms(self, v: View) -> torch.Tensor:
+        pq = torch.exp(self.q * v.logp_all)  # (…, K)
+        return (pq.mean(-1, keepdim=True) - v.at(pq)) / self.q
 
 
-@LOSSES.register("alpha-mae", params={"alpha": 0.3}, symmetric=True)
+@register("alpha-mae", symmetric=True)
 class AlphaMAE(Loss):
-    """α-MAE: (1/α)(1 − softmax(α z)_y), α > 0 (logit-temperature form, see
-    :func:`noisylab.losses.functional.alpha_mae_all` for the choice).
+    """α-MAE: (1/α)(1 − softmax(α z)_y), α > 0, the logit-temperature form.
 
-    α = 1 is MAE; α → 0 tends to (K−1)/(Kα) + L_unh/K. Default α = 0.3 (reference prototype).
+    The source's definition was unavailable; of the two forms that fit its abstract we chose
+    this one (H1). α = 1 is MAE; α → 0 tends to (K−1)/(Kα) + L_unh/K, i.e. the unhinged
+    loss up to scale and constant; the β-smoothness grows with α. Default α = 0.3
+    (reference prototype).
     """
 
     symmetric = True
@@ -221,8 +227,5 @@ class AlphaMAE(Loss):
         super().__init__(reduction)
         self.alpha = check_positive("alpha", alpha)
 
-    def all_classes(self, logits: torch.Tensor) -> torch.Tensor:
-        return F.alpha_mae_all(logits, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, " + super().extra_repr()
+    def terms(self, v: View) -> torch.Tensor:
+        return (1.0 - v.at(torch.softmax(self.alpha * v.z, dim=-1))) / self.alpha
