@@ -168,7 +168,9 @@ def mean_std(values: Sequence[float]) -> str:
 # classifier studies (losses, sharpness): records, numbers, data, tables, figures
 
 
-def check_keys(kind: str, data: Mapping[str, Any], required: Iterable[str], optional=()) -> None:
+def check_keys(
+    kind: str, data: Mapping[str, Any], required: Iterable[str], optional: Iterable[str] = ()
+) -> None:
     """Raise ``ValueError`` unless ``data`` holds every ``required`` key and no unknown one.
 
     ``kind`` names the record in the message (e.g. ``"losses unit"``).

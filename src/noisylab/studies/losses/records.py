@@ -183,13 +183,10 @@ class Candidate:
     member: Member
 
     def to_row(self) -> dict[str, Any]:
-        """The flat row of ``candidates.csv``."""
-        return {
-            "dataset": self.dataset,
-            "noise": self.noise,
-            "lr": self.lr,
-            **self.member.to_dict(),
-        }
+        """The flat row of ``candidates.csv``: the unit's setting, then the member's fields in
+        alphabetical order (the order the store gives them back in)."""
+        member = dict(sorted(self.member.to_dict().items()))
+        return {"dataset": self.dataset, "noise": self.noise, "lr": self.lr, **member}
 
 
 @dataclass(frozen=True)
