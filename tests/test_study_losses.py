@@ -1,25 +1,38 @@
-"""The ``losses`` study: tiny preset end to end, protocol (selection on val only), claim logic."""
+"""The ``losses`` study: the tiny preset's stored outputs, protocol (selection on val only),
+records, and the claim logic (one test per claim function)."""
 
 from __future__ import annotations
 
 import copy
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from noisylab.studies import losses as study
-from noisylab.studies import runner
 from noisylab.studies.base import read_claims
+from noisylab.studies.losses import claims as lc
+from noisylab.studies.losses.records import FamilyStats, Member, Selection, Unit, UnitResult
+from noisylab.sweep import open_store, run_id
+
+
+def _stored(tiny_report: Path, units: list[dict]) -> list[dict]:
+    """The results of ``units`` in the session's tiny store, in unit order."""
+    with open_store(tiny_report.parent / "results" / "noisylab.sqlite") as store:
+        done = store.done_results([run_id("losses", u) for u in units])
+    return [done[run_id("losses", u)] for u in units]
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("losses-tiny")
+def tiny_run(tiny_report, tmp_path_factory):
+    """The tiny preset as run by the session's ``noisylab reproduce --preset tiny``: its config,
+    the claims analysed anew from the stored results, and the report's output folder."""
     config = study.Config.preset("tiny")
-    claims = runner.run("losses", config, out, store=None, progress=False)
-    return config, claims, out
+    results = _stored(tiny_report, study.units(config))
+    claims = study.analyse(config, results, tmp_path_factory.mktemp("losses-reanalysed"))
+    return config, claims, tiny_report / "losses"
 
 
 def test_tiny_preset_writes_every_output(tiny_run):
@@ -30,6 +43,7 @@ def test_tiny_preset_writes_every_output(tiny_run):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     stored = read_claims(out / "claims.json")
     assert [c.id for c in stored] == [c.id for c in claims]
+    assert stored == claims  # analysing the stored results again gives the report's claims
     assert {c.id for c in stored} >= {
         "symmetric-beat-ce-high-noise",
         "sgce-competitive",
@@ -219,3 +233,163 @@ def test_cleanlab_baseline_runs_in_pool_workers():
     assert [m["family"] for m in res["members"]] == ["ce", study.CLEANLAB]
     assert 0.2 < res["filter"]["removed"][0] < 0.9
     assert res["filter"]["precision"][0] > 0.6  # flagged samples are mostly truly noisy
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def test_records_round_trip_the_store_dicts(tiny_report):
+    units = study.units(study.Config.preset("tiny"))
+    for u, res in zip(units, _stored(tiny_report, units)):
+        assert Unit.from_dict(u).to_dict() == u
+        parsed = UnitResult.from_dict(res)
+        assert parsed.to_dict() == res
+        cl = [m for m in parsed.members if m.family == study.CLEANLAB]
+        assert cl and all(m.removed_frac is not None for m in cl)
+        assert all("removed_frac" not in m for m in res["members"] if m["family"] != study.CLEANLAB)
+
+
+def test_records_reject_missing_and_unknown_keys():
+    unit = study.units(study.Config.preset("tiny"))[0]
+    with pytest.raises(ValueError, match=r"lacks key\(s\) \['val_frac'\]"):
+        Unit.from_dict({k: v for k, v in unit.items() if k != "val_frac"})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['lrs'\]"):
+        Unit.from_dict({**unit, "lrs": [0.1]})
+    member = _fake_results(_acc(0.6, 0.8))[0]["members"][0]
+    assert Member.from_dict(member).to_dict() == member
+    with pytest.raises(ValueError, match=r"losses member lacks key\(s\) \['seed'\]"):
+        Member.from_dict({k: v for k, v in member.items() if k != "seed"})
+    with pytest.raises(ValueError, match="lacks 'members'"):
+        study.analyse(_config(), [{"dataset": "digits"}], Path("unused"))
+
+
+# ----------------------------------------------------------------------------- one test per claim
+
+
+def _fs(last: float, best: float | None = None, **over) -> FamilyStats:
+    values = {
+        "best": last if best is None else best,
+        "last": last,
+        "es": last,
+        "memorised": 0.5,
+        "diverged": 0,
+        "logit_scale": 1.0,
+        "seeds": 2,
+    }
+    return FamilyStats(**{**values, **over})
+
+
+@pytest.mark.parametrize(
+    ("mae", "sgce", "alpha_mae", "expected"),
+    [
+        (0.7, 0.7, 0.4, True),  # 2 of 3 symmetric losses beat CE (0.5): a majority
+        (0.7, 0.4, 0.4, False),  # 1 of 3: not a majority
+    ],
+)
+def test_claim_symmetric_beat_ce_high_noise(mae, sgce, alpha_mae, expected):
+    losses = ["ce", "mae", "sgce", "alpha-mae"]
+    stats = {("d", "symmetric:0.6", f): _fs(v) for f, v in zip(losses, (0.5, mae, sgce, alpha_mae))}
+    stats[("d", "symmetric:0.4", "ce")] = _fs(0.9)  # below HIGH_NOISE: not a setting
+    c = lc.symmetric_beat_ce_high_noise(stats, ["d"], ["symmetric:0.4", "symmetric:0.6"], losses)
+    assert c.reproduced is expected
+    assert list(c.evidence) == ["metric", "d symmetric:0.6"]
+    assert c.evidence["d symmetric:0.6"]["beat_ce_last"] == ("2/3" if expected else "1/3")
+    assert "(mae, sgce, alpha-mae)" in c.statement
+
+
+@pytest.mark.parametrize(("sgce", "expected"), [(0.785, True), (0.775, False)])
+def test_claim_paper_loss_competitive(sgce, expected):
+    stats = {("d", "none", "ce"): _fs(0.8), ("d", "none", "mae"): _fs(0.6)}
+    stats[("d", "none", "sgce")] = _fs(sgce)
+    chosen = {("d", "none", "sgce"): Selection(0.01, {"q": 0.2}, 0.5, [])}
+    c = lc.paper_loss_competitive(stats, chosen, "sgce", ["ce", "mae"], ["d"], ["none"])
+    assert c.reproduced is expected  # COMPETITIVE_POINTS = 2: 1.5 below passes, 2.5 fails
+    ev = c.evidence["settings"]["d none"]
+    assert ev["best_baseline"] == "ce"
+    assert ev["gap_points"] == pytest.approx(100 * (sgce - 0.8))
+    assert ev["selected"] == {"q": 0.2, "lr": 0.01}
+    assert c.evidence["within_2_points"] == ("1/1" if expected else "0/1")
+    none = lc.paper_loss_competitive({}, {}, "sgce", ["ce"], ["d"], ["none"])
+    assert not none.reproduced  # no setting with results: nothing shown
+
+
+@pytest.mark.parametrize(
+    ("lasts", "expected"),
+    [
+        ((0.9, 0.8, 0.6), True),
+        ((0.9, 0.6, 0.8), False),  # not monotone
+        ((0.9, 0.9, 0.6), False),  # not strictly falling
+    ],
+)
+def test_claim_ce_degrades_with_noise(lasts, expected):
+    noise = ["none", "symmetric:0.4", "pair:mnist:0.4", "symmetric:0.6"]
+    stats = {
+        ("d", s, "ce"): _fs(v) for s, v in zip(["none", "symmetric:0.4", "symmetric:0.6"], lasts)
+    }
+    stats[("d", "pair:mnist:0.4", "ce")] = _fs(0.1)  # not symmetric: ignored
+    c = lc.ce_degrades_with_noise(stats, ["d"], noise)
+    assert c.reproduced is expected
+    assert c.evidence["d"]["rates"] == [0.0, 0.4, 0.6]
+    assert c.evidence["d"]["last"] == pytest.approx([100 * v for v in lasts])
+    single = lc.ce_degrades_with_noise({("d", "none", "ce"): _fs(0.9)}, ["d"], ["none"])
+    assert not single.reproduced  # one rate shows no trend
+
+
+@pytest.mark.parametrize(
+    ("gap0", "gap6", "expected"),
+    [
+        (0.005, 0.03, True),
+        (0.005, 0.008, False),  # below MIN_MEMORISATION_GAP = 1 point
+        (0.04, 0.03, False),  # not more than without noise
+    ],
+)
+def test_claim_ce_memorisation_gap(gap0, gap6, expected):
+    stats = {
+        ("d", "none", "ce"): _fs(0.9, 0.9 + gap0),
+        ("d", "symmetric:0.6", "ce"): _fs(0.6, 0.6 + gap6, memorised=0.7),
+    }
+    c = lc.ce_memorisation_gap(stats, ["d"], ["none", "symmetric:0.6"])
+    assert c.reproduced is expected
+    assert c.evidence["d"]["0.6"]["gap"] == pytest.approx(100 * gap6)
+    assert c.evidence["d"]["0.6"]["memorised_noisy_train_labels"] == pytest.approx(70.0)
+    clean_only = lc.ce_memorisation_gap({("d", "none", "ce"): _fs(0.9)}, ["d"], ["none"])
+    assert not clean_only.reproduced  # no rate >= MEMORISATION_NOISE
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"last": float("nan"), "diverged": 2}, True),  # NaN
+        ({"last": 0.3, "logit_scale": 500.0}, True),  # logits 500x, and worse
+        ({"last": 0.3, "logit_scale": 50.0}, False),  # worse, but no blow-up (< LOGIT_BLOWUP x)
+        ({"last": 0.9, "diverged": 1}, False),  # diverged once, yet ends better
+    ],
+)
+def test_claim_raw_unhinged_diverges(raw, expected):
+    stats = {
+        ("d", "none", "unhinged"): _fs(0.8),
+        ("d", "none", study.RAW_UNHINGED): _fs(**{"last": 0.0, **raw}),
+    }
+    c = lc.raw_unhinged_diverges(stats, ["d"], ["none"])
+    assert c.reproduced is expected
+    assert c.evidence["d none"]["raw_diverged_seeds"] == raw.get("diverged", 0)
+    assert not lc.raw_unhinged_diverges({}, ["d"], ["none"]).reproduced  # no evidence
+
+
+def test_evaluate_runs_the_claims_of_the_configured_losses():
+    config = _config()
+    config_ids = [c.id for c in lc.evaluate(config, {}, {})]
+    assert config_ids == [
+        "symmetric-beat-ce-high-noise",
+        "sgce-competitive",
+        "alpha-mae-competitive",
+        "ce-degrades-with-noise",
+        "ce-memorisation-gap",
+    ]
+    assert lc.baselines_of(config) == ["ce", "mae"]
+    raw = study.Config.preset("tiny", losses=["unhinged"], raw_unhinged=True, cleanlab=True)
+    assert [c.id for c in lc.evaluate(raw, {}, {})] == [
+        "symmetric-beat-ce-high-noise",
+        "raw-unhinged-diverges",
+    ]
+    assert lc.baselines_of(raw) == [study.CLEANLAB]

@@ -1,4 +1,4 @@
-"""Study ``sharpness``: the tiny preset end to end, its claims.json, and the claim logic."""
+"""Study ``sharpness``: the tiny preset's stored outputs, its records, and the claim logic."""
 
 from __future__ import annotations
 
@@ -10,17 +10,23 @@ import numpy as np
 import pytest
 
 from noisylab.studies import base as study_base
-from noisylab.studies import runner
 from noisylab.studies import sharpness as sh
+from noisylab.studies.sharpness import claims as sc
+from noisylab.studies.sharpness.records import Member, Unit, UnitResult
+from noisylab.sweep import open_store, run_id
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tiny_report, tmp_path_factory):
+    """The tiny preset as run by the session's ``noisylab reproduce --preset tiny``: its units,
+    their stored results (in unit order), its output folder and the claims analysed anew."""
     config = sh.Config.preset("tiny")
     units = sh.units(config)
-    results = [sh.run_unit(u) for u in units]
-    out = tmp_path_factory.mktemp("sharpness-tiny")
-    claims = runner.analyse("sharpness", config, results, out)
+    with open_store(tiny_report.parent / "results" / "noisylab.sqlite") as store:
+        done = store.done_results([run_id("sharpness", u) for u in units])
+    results = [done[run_id("sharpness", u)] for u in units]
+    out = tiny_report / "sharpness"
+    claims = sh.analyse(config, results, tmp_path_factory.mktemp("sharpness-reanalysed"))
     return config, units, results, out, claims
 
 
@@ -66,6 +72,7 @@ def test_tiny_outputs_and_claims_json(tiny):
     assert (out / "figures" / "direction_stability.png").stat().st_size > 0
     read = study_base.read_claims(out / "claims.json")
     assert [c.id for c in read] == [c.id for c in claims]
+    assert read == claims  # analysing the stored results again gives the report's claims
     ids = {c.id for c in read}
     assert {
         "sam-beats-sgd-under-noise",
@@ -171,3 +178,123 @@ def test_claims_follow_the_numbers(tmp_path: Path, sam_wins: bool):
 def test_config_rejects_bad_values(override, match):
     with pytest.raises(ValueError, match=match):
         sh.Config.preset("tiny", **override)
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def test_records_round_trip_the_store_dicts(tiny):
+    _, units, results, _, _ = tiny
+    for u, res in zip(units, results):
+        assert Unit.from_dict(u).to_dict() == u
+        parsed = UnitResult.from_dict(res)
+        assert parsed.to_dict() == res
+        assert all(isinstance(m, Member) for m in parsed.members)
+
+
+def test_records_reject_missing_and_unknown_keys():
+    unit = sh.units(sh.Config.preset("tiny"))[0]
+    with pytest.raises(ValueError, match=r"lacks key\(s\) \['lr'\]"):
+        Unit.from_dict({k: v for k, v in unit.items() if k != "lr"})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['lrs'\]"):
+        Unit.from_dict({**unit, "lrs": [0.1]})
+    with pytest.raises(ValueError, match="lacks 'members'"):
+        sh.analyse(sh.Config.preset("tiny"), [{"dataset": "mnist"}], Path("unused"))
+
+
+# ----------------------------------------------------------------------------- one test per claim
+
+
+def _member(seed: int, noise: float = 0.5, **over) -> Member:
+    values = {
+        "noise": noise,
+        "seed": seed,
+        "realized_rate": noise,
+        "best_test_acc": 0.8,
+        "last_test_acc": 0.7,
+        "best_epoch": 2,
+        "memorised_last": 0.5,
+        "clean_train_acc_last": 1.0,
+        "hessian_top": 10.0,
+        "m_sharpness": 0.1,
+        "dir_cos": 0.5,
+        "dir_variance": 0.5,
+        "diverged_epoch": None,
+    }
+    return Member(**{**values, **over})
+
+
+def _groups(spec: dict[tuple[float, str], dict]) -> sc.Groups:
+    """Two seeds per (η, method) on dataset "d"; ``spec`` overrides member fields."""
+    return {("d", r, m): [_member(s, r, **over) for s in range(2)] for (r, m), over in spec.items()}
+
+
+@pytest.mark.parametrize("sam_last", [0.75, 0.65])
+def test_claim_sam_beats_sgd(sam_last):
+    g = _groups({(0.5, "sgd"): {"last_test_acc": 0.7}, (0.5, "sam"): {"last_test_acc": sam_last}})
+    c = sc.sam_beats_sgd_under_noise(g, ["d"])
+    assert c.reproduced is (sam_last > 0.7)
+    assert c.evidence["d η=0.5"]["diff_last_points"] == pytest.approx(100 * (sam_last - 0.7))
+    assert c.evidence["d η=0.5"]["seeds_sam_wins_last"] == ("2/2" if sam_last > 0.7 else "0/2")
+
+
+@pytest.mark.parametrize(
+    ("vasso_last", "matches", "beats"),
+    [(0.695, True, False), (0.68, False, False), (0.71, True, True)],
+)
+def test_claims_vasso_vs_sam_at_high_noise(vasso_last, matches, beats):
+    # tolerance VASSO_TOLERANCE_POINTS = 1 point: 0.5 below matches, 2 below does not
+    g = _groups(
+        {
+            (0.75, "sam"): {"last_test_acc": 0.7},
+            (0.75, "vasso:0.4"): {"last_test_acc": vasso_last},
+            (0.25, "sam"): {"last_test_acc": 0.9},  # below HIGH_NOISE: ignored
+            (0.25, "vasso:0.4"): {"last_test_acc": 0.1},
+        }
+    )
+    m = sc.vasso_matches_sam_high_noise(g, ["d"], ["vasso:0.4"])
+    b = sc.vasso_beats_sam_high_noise(g, ["d"], ["vasso:0.4"])
+    assert (m.reproduced, b.reproduced) == (matches, beats)
+    assert list(m.evidence) == ["metric", "tolerance_points", "d η=0.75"]
+    assert m.evidence["d η=0.75"]["vasso:0.4 − sam (points)"] == pytest.approx(
+        100 * (vasso_last - 0.7)
+    )
+    assert b.evidence == {"see": m.id, **m.evidence}
+
+
+@pytest.mark.parametrize("vasso_var", [0.2, 0.6])
+def test_claim_vasso_lower_direction_variance(vasso_var):
+    g = _groups(
+        {
+            (r, m): {"dir_variance": 0.5 if m == "sam" else vasso_var}
+            for r in (0.0, 0.5)
+            for m in ("sam", "vasso:0.4")
+        }
+    )
+    c = sc.vasso_lower_direction_variance(g, ["d"], ["vasso:0.4"])
+    assert c.reproduced is (vasso_var < 0.5)
+    assert c.evidence["d η=0"]["vasso:0.4_variance"] == pytest.approx(vasso_var)
+
+
+@pytest.mark.parametrize("sam_mem", [0.3, 0.9])
+def test_claim_sam_memorises_less(sam_mem):
+    g = _groups({(0.5, "sgd"): {"memorised_last": 0.6}, (0.5, "sam"): {"memorised_last": sam_mem}})
+    c = sc.sam_memorises_less(g, ["d"])
+    assert c.reproduced is (sam_mem < 0.6)
+    assert c.evidence["d η=0.5"]["memorised_sam"] == pytest.approx(100 * sam_mem)
+
+
+@pytest.mark.parametrize("sam_lam", [5.0, 50.0])
+def test_claim_sam_flatter_minima(sam_lam):
+    g = _groups({(0.5, "sgd"): {"hessian_top": 10.0}, (0.5, "sam"): {"hessian_top": sam_lam}})
+    c = sc.sam_flatter_minima(g, ["d"])
+    assert c.reproduced is (sam_lam < 10.0)
+    assert c.evidence["d η=0.5"]["hessian_top_sam"] == pytest.approx(sam_lam)
+    assert c.evidence["see"] == "sam-memorises-less"
+
+
+def test_evaluate_skips_claims_whose_methods_are_missing():
+    config = sh.Config.preset("tiny", methods=["sgd", "sam"])
+    g = _groups({(0.5, "sgd"): {}, (0.5, "sam"): {}})
+    ids = [c.id for c in sc.evaluate(config, g)]
+    assert ids == ["sam-beats-sgd-under-noise", "sam-memorises-less", "sam-flatter-minima"]

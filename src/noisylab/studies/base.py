@@ -140,3 +140,210 @@ def mean_std(values: Sequence[float]) -> str:
     if a.size == 0:
         return "—"
     return f"{a.mean():.2f} ± {a.std():.2f}"
+
+
+# ----------------------------------------------------------------------------- shared by the
+# classifier studies (losses, sharpness): records, numbers, data, tables, figures
+
+
+def check_keys(
+    kind: str, data: Mapping[str, Any], required: Iterable[str], optional: Iterable[str] = ()
+) -> None:
+    """Raise ``ValueError`` unless ``data`` holds every ``required`` key and no unknown one.
+
+    ``kind`` names the record in the message (e.g. ``"losses unit"``).
+
+    Examples
+    --------
+    >>> check_keys("demo unit", {"a": 1}, required=["a"], optional=["b"])
+    >>> check_keys("demo unit", {"b": 1}, required=["a"])
+    Traceback (most recent call last):
+    ...
+    ValueError: demo unit lacks key(s) ['a']; got ['b']
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{kind} must be a dict, got {type(data).__name__}: {str(data)[:200]}")
+    required = list(required)
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ValueError(f"{kind} lacks key(s) {missing}; got {sorted(data)}")
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise ValueError(f"{kind} has unknown key(s) {unknown}; expected {required}")
+
+
+def check_unit_results(study: str, results: Sequence[Any]) -> None:
+    """Raise ``ValueError`` if a stored unit result is not a dict with ``members``."""
+    for res in results:
+        if not isinstance(res, dict) or "members" not in res:
+            raise ValueError(f"a unit result of study {study!r} lacks 'members': {str(res)[:200]}")
+
+
+def as_float(v: Any) -> float:
+    """``None`` (a non-finite value in the store) → NaN, anything else → ``float``.
+
+    >>> as_float(None), as_float(3)
+    (nan, 3.0)
+    """
+    return float("nan") if v is None else float(v)
+
+
+def nan_mean(values: Iterable[Any]) -> float:
+    """Mean of the finite values (``None`` and NaN skipped); NaN when there are none.
+
+    >>> nan_mean([1.0, None, float("nan"), 3.0])
+    2.0
+    >>> nan_mean([None])
+    nan
+    """
+    import numpy as np
+
+    a = np.array([as_float(v) for v in values])
+    a = a[~np.isnan(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
+def mean_std_cell(
+    values: Iterable[Any],
+    *,
+    scale: float = 100.0,
+    digits: int = 1,
+    empty: str = "—",
+    missing: str | None = None,
+) -> str:
+    """``mean ± std`` (population std) of the finite values times ``scale``, for a table cell.
+
+    ``empty`` is returned when no value is finite; with ``missing`` set, a cell that lost some
+    values says how many: ``"(1/3 diverged)"``.
+
+    >>> mean_std_cell([0.5, 0.7])
+    '60.0 ± 10.0'
+    >>> mean_std_cell([0.5, None], missing="diverged")
+    '50.0 ± 0.0 (1/2 diverged)'
+    >>> mean_std_cell([2.0, 4.0], scale=1.0, digits=3), mean_std_cell([None])
+    ('3.000 ± 1.000', '—')
+    """
+    import numpy as np
+
+    a = np.array([as_float(v) for v in values])
+    ok = a[~np.isnan(a)]
+    if ok.size == 0:
+        return empty
+    text = f"{scale * ok.mean():.{digits}f} ± {scale * ok.std():.{digits}f}"
+    if missing is not None and ok.size < a.size:
+        text += f" ({a.size - ok.size}/{a.size} {missing})"
+    return text
+
+
+def nan_argmax(values: Any) -> int | None:
+    """Index of the largest non-NaN value of a 1-D array; ``None`` if all are NaN.
+
+    >>> nan_argmax([float("nan"), 0.2, 0.9, 0.9]), nan_argmax([float("nan")])
+    (2, None)
+    """
+    import numpy as np
+
+    a = np.asarray(values, dtype=float)
+    ok = ~np.isnan(a)
+    if not ok.any():
+        return None
+    return int(np.nanargmax(np.where(ok, a, -np.inf)))
+
+
+def metric_rows(hist: Any, names: Sequence[str], offset: int = 0) -> list[list[Any]]:
+    """A training history's per-epoch metrics as store rows ``[member, epoch, name, value]``.
+
+    Members are numbered from ``offset``; metrics of ``names`` that were not logged and NaN
+    values are left out.
+    """
+    import math as _math
+
+    rows = []
+    for name in names:
+        if name not in hist.metrics:
+            continue
+        a = hist.metrics[name]  # (M, E)
+        for m in range(hist.members):
+            for j, ep in enumerate(hist.epochs):
+                if not _math.isnan(a[m, j]):
+                    rows.append([offset + m, int(ep), name, float(a[m, j])])
+    return rows
+
+
+def load_for_model(dataset: str, model: str, *, seed: int, n_train: Any, n_test: Any) -> Any:
+    """Load ``dataset`` shaped for ``model`` (a channel axis for ``cnn1d``)."""
+    from noisylab import data
+
+    kwargs: dict[str, Any] = {"channels": True} if model == "cnn1d" else {}
+    return data.load(dataset, seed=seed, n_train=n_train, n_test=n_test, **kwargs)
+
+
+def build_classifier(model: str, ds: Any, seeds: Sequence[int], *, width: int, depth: int) -> Any:
+    """An ensemble classifier for ``ds``, one member per seed: ``mlp`` or ``cnn1d``."""
+    import numpy as np
+
+    from noisylab import nn as nnl
+
+    k = int(ds.num_classes)
+    if model == "mlp":
+        in_features = int(np.prod(ds.feature_shape))
+        return nnl.build(
+            "mlp",
+            members=len(seeds),
+            seed=list(seeds),
+            in_features=in_features,
+            out_features=k,
+            width=width,
+            depth=depth,
+        )
+    if model == "cnn1d":
+        return nnl.build(
+            "cnn1d",
+            members=len(seeds),
+            seed=list(seeds),
+            length=int(ds.feature_shape[-1]),
+            in_channels=int(ds.feature_shape[0]),
+            out_features=k,
+        )
+    raise ValueError(f"model must be 'mlp' or 'cnn1d', got {model!r}")
+
+
+def claims_markdown(claims: Sequence[Claim]) -> list[str]:
+    """The ``## Claims`` section of a study's ``table.md``: one verdict line per claim."""
+    lines = ["\n## Claims\n"]
+    for c in claims:
+        mark = "reproduced" if c.reproduced else "**not reproduced**"
+        lines.append(f"- {mark} — `{c.id}`: {c.statement}\n")
+    return lines
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> None:
+    """Write text pieces to ``path``, each ending with exactly one added newline if it lacks one."""
+    Path(path).write_text("".join(x if x.endswith("\n") else x + "\n" for x in lines))
+
+
+def new_figure(rows: int, cols: int, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A headless matplotlib figure and its ``(rows, cols)`` array of axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, cols, figsize=figsize, squeeze=False)
+
+
+def noise_axis(ax: Any, title: str) -> None:
+    """The studies' accuracy-vs-noise panel style: title, axis labels, light grid."""
+    ax.set_title(title)
+    ax.set_xlabel("symmetric noise rate η")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Lay out, save (120 dpi PNG) and close a figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

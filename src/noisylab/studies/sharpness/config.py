@@ -1,0 +1,199 @@
+"""Identifiers, method specs and the validated :class:`Config` of the ``sharpness`` study."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from noisylab.studies.base import StudyConfig
+
+NAME = "sharpness"
+TITLE = "Sharpness-aware optimisers under label noise (SGD, SAM, ASAM, VaSSO)"
+PAPER = (
+    "Li & Giannakis: Enhancing Sharpness-Aware Optimization Through Variance Suppression "
+    "(NeurIPS 2023; arXiv 2509.02433)"
+)
+
+#: per-epoch metrics kept in the store (``[member, epoch, name, value]`` rows).
+STORED_METRICS = (
+    "test/acc",
+    "clean/acc",
+    "noisy/acc_noisy",
+    "train/loss",
+    "dir/cos_consecutive",
+    "dir/variance",
+)
+#: optimisers a method spec may name (``name`` or ``name:theta``).
+METHODS = ("sgd", "sam", "asam", "vasso", "fsam")
+
+
+def parse_method(spec: str) -> tuple[str, float | None]:
+    """Split a method spec ``name`` or ``name:θ`` (θ only for vasso and fsam, in (0, 1]).
+
+    >>> parse_method("vasso:0.4"), parse_method("sam")
+    (('vasso', 0.4), ('sam', None))
+    """
+    name, _, theta = spec.partition(":")
+    if name not in METHODS:
+        raise ValueError(f"unknown method {spec!r}; use one of {', '.join(METHODS)} (vasso:θ)")
+    if not theta:
+        return name, None
+    if name not in ("vasso", "fsam"):
+        raise ValueError(f"only vasso and fsam take a θ (name:θ), got {spec!r}")
+    try:
+        t = float(theta)
+    except ValueError:
+        raise ValueError(f"θ in {spec!r} must be a number in (0, 1]") from None
+    if not 0.0 < t <= 1.0:
+        raise ValueError(f"θ in {spec!r} must lie in (0, 1], got {t}")
+    return name, t
+
+
+def _sizes(**sizes: int | None) -> dict[str, int | None]:
+    return dict(sizes)
+
+
+class Config(StudyConfig):
+    """Settings of the ``sharpness`` study (see ``PRESETS`` for tiny / quick / paper)."""
+
+    datasets: list[str] = Field(default_factory=lambda: ["mnist", "mnist1d"])
+    n_train: dict[str, int | None] = Field(default_factory=lambda: _sizes(mnist=4000))
+    n_test: dict[str, int | None] = Field(default_factory=lambda: _sizes(mnist=2000))
+    models: dict[str, str] = Field(default_factory=lambda: {"mnist": "mlp", "mnist1d": "mlp"})
+    epochs: dict[str, int] = Field(default_factory=lambda: {"mnist": 20, "mnist1d": 30})
+    noise_rates: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75])
+    methods: list[str] = Field(
+        default_factory=lambda: ["sgd", "sam", "asam", "vasso:0.9", "vasso:0.4"]
+    )
+    seeds: int = 3
+    base: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    schedule: str = "cosine"
+    rho: float = 0.1
+    asam_rho: float = 1.0
+    width: int = 128
+    depth: int = 2
+    eval_every: int = 2
+    probe_batch: int = 512
+    hessian_iters: int = 20
+    m: int = 128
+    m_batches: int = 8
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {
+            "datasets": ["mnist"],
+            "n_train": {"mnist": 1000},
+            "n_test": {"mnist": 500},
+            "epochs": {"mnist": 8},
+            "noise_rates": [0.0, 0.5],
+            "methods": ["sgd", "sam", "vasso:0.4"],
+            "seeds": 2,
+            "width": 64,
+            "eval_every": 2,
+            "probe_batch": 256,
+            "hessian_iters": 10,
+            "m_batches": 2,
+        },
+        "quick": {},
+        "paper": {
+            "datasets": ["mnist", "mnist1d"],
+            "n_train": {"mnist": None},
+            "n_test": {"mnist": None},
+            "models": {"mnist": "mlp", "mnist1d": "cnn1d"},
+            "epochs": {"mnist": 50, "mnist1d": 60},
+            "methods": ["sgd", "sam", "asam", "vasso:0.9", "vasso:0.4", "fsam"],
+            "seeds": 5,
+            "eval_every": 1,
+            "probe_batch": 1024,
+            "hessian_iters": 50,
+            "m_batches": 32,
+        },
+    }
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, v: list[str]) -> list[str]:
+        from noisylab.data import DATASETS
+
+        if not v:
+            raise ValueError("datasets must name at least one dataset")
+        for name in v:
+            DATASETS.get(name)
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, v: dict[str, str]) -> dict[str, str]:
+        for ds, model in v.items():
+            if model not in ("mlp", "cnn1d"):
+                raise ValueError(f"models[{ds!r}] must be 'mlp' or 'cnn1d', got {model!r}")
+        return v
+
+    @field_validator("noise_rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("noise_rates must hold at least one rate")
+        for r in v:
+            if not 0.0 <= r < 0.9:
+                raise ValueError(
+                    f"symmetric noise rate must lie in [0, 0.9) for 10 classes, got {r}"
+                )
+        return v
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("methods must name at least one method")
+        for spec in v:
+            parse_method(spec)
+        if len(set(v)) != len(v):
+            raise ValueError(f"methods has duplicates: {v}")
+        return v
+
+    @field_validator("base")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        from noisylab.optim import OPTIMIZERS
+
+        OPTIMIZERS.get(v)
+        if OPTIMIZERS.meta(v).get("two_pass"):
+            raise ValueError(f"base must be a one-pass optimiser (sgd, adam, adamw), got {v!r}")
+        return v
+
+    @field_validator("lr")
+    @classmethod
+    def _lr(cls, v: float) -> float:
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"lr must be a positive number, got {v}")
+        return v
+
+    @field_validator("rho", "asam_rho", "weight_decay")
+    @classmethod
+    def _nonneg(cls, v: float) -> float:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"must be a finite number >= 0, got {v}")
+        return v
+
+    @field_validator(
+        "seeds",
+        "batch_size",
+        "width",
+        "depth",
+        "eval_every",
+        "probe_batch",
+        "hessian_iters",
+        "m",
+        "m_batches",
+    )
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be an integer >= 1, got {v}")
+        return v
