@@ -162,3 +162,142 @@ def mean_std(values: Sequence[float]) -> str:
     if a.size == 0:
         return "—"
     return f"{a.mean():.2f} ± {a.std():.2f}"
+
+
+# ----------------------------------------------------------------------------- shared by the
+# studies' analyses (alignment, modular): record keys, seed statistics, rank correlation,
+# seeded member streams and the figure style
+
+
+def check_keys(kind: str, data: Mapping[str, Any], required: Iterable[str], optional=()) -> None:
+    """Raise ``ValueError`` unless ``data`` holds every ``required`` key and no unknown one.
+
+    ``kind`` names the record in the message (e.g. ``"alignment unit"``); a non-mapping
+    raises ``TypeError``.
+
+    Examples
+    --------
+    >>> check_keys("demo unit", {"a": 1}, required=["a"], optional=["b"])
+    >>> check_keys("demo unit", {"b": 1}, required=["a"])
+    Traceback (most recent call last):
+    ...
+    ValueError: demo unit lacks key(s) ['a']; got ['b']
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{kind} must be a dict, got {type(data).__name__}: {str(data)[:200]}")
+    required = list(required)
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ValueError(f"{kind} lacks key(s) {missing}; got {sorted(data)}")
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise ValueError(f"{kind} has unknown key(s) {unknown}; expected {required}")
+
+
+def nan_mean(values: Iterable[Any]) -> float:
+    """Mean of the values that are not ``None`` or NaN (the store keeps non-finite as ``None``);
+    NaN when none is left.
+
+    Examples
+    --------
+    >>> nan_mean([1.0, None, float("nan"), 3.0])
+    2.0
+    >>> nan_mean([None])
+    nan
+    """
+    import numpy as np
+
+    a = np.array([math.nan if v is None else float(v) for v in values], dtype=float)
+    a = a[~np.isnan(a)]
+    return float(a.mean()) if a.size else math.nan
+
+
+def mean_se(values: Iterable[Any]) -> tuple[float, float]:
+    """Mean and standard error over seeds of the finite values (``None``, NaN, ±inf dropped).
+
+    The standard error is the sample standard deviation (ddof = 1) over √count; it is 0 for a
+    single value and the mean is NaN when no value is finite.
+
+    Examples
+    --------
+    >>> mean_se([1.0, 3.0, None, float("inf")])
+    (2.0, 1.0)
+    >>> mean_se([0.5])
+    (0.5, 0.0)
+    """
+    import numpy as np
+
+    a = np.array([v for v in values if v is not None], dtype=float)
+    a = a[np.isfinite(a)]
+    mean = float(a.mean()) if a.size else math.nan
+    se = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
+    return mean, se
+
+
+def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of ``a`` and ``b``; NaN where it is undefined (fewer than
+    two points, a constant input) instead of scipy's warning.
+
+    Examples
+    --------
+    >>> spearman_rho([1, 2, 3], [10, 30, 20])
+    0.5
+    >>> spearman_rho([1, 2, 3], [4, 4, 4])
+    nan
+    """
+    import warnings
+
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    if len(a) != len(b):
+        raise ValueError(f"spearman_rho needs sequences of equal length, got {len(a)}, {len(b)}")
+    if len(a) < 2 or np.ptp(np.asarray(a, float)) == 0 or np.ptp(np.asarray(b, float)) == 0:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = float(spearmanr(a, b).statistic)
+    return rho if math.isfinite(rho) else math.nan
+
+
+def member_rng(seed: int, member: int, tag: int) -> Any:
+    """The numpy generator of one ensemble member's draws of one kind (``tag``) in a unit.
+
+    Seeded by the entropy triple ``[seed, member, tag]``, so members and draw kinds get
+    independent streams that do not depend on the ensemble's size.
+
+    Examples
+    --------
+    >>> a, b = member_rng(0, 1, 2).random(), member_rng(0, 1, 2).random()
+    >>> a == b and a != member_rng(0, 2, 2).random()
+    True
+    """
+    import numpy as np
+
+    return np.random.default_rng([seed, member, tag])
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend (studies write PNGs only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig: Any, path: Path, dpi: int) -> None:
+    """Lay out ``fig``, write it to ``path`` as a PNG at ``dpi`` (parents made) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+
+
+def label_decades_only(ax: Any) -> None:
+    """On a log x axis, label the decades only (the minor tick labels overlap)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
