@@ -205,6 +205,8 @@ def nan_mean(values: Iterable[Any]) -> float:
     >>> nan_mean([None])
     nan
     """
+    import math
+
     import numpy as np
 
     a = np.array([math.nan if v is None else float(v) for v in values], dtype=float)
@@ -225,6 +227,8 @@ def mean_se(values: Iterable[Any]) -> tuple[float, float]:
     >>> mean_se([0.5])
     (0.5, 0.0)
     """
+    import math
+
     import numpy as np
 
     a = np.array([v for v in values if v is not None], dtype=float)
@@ -245,6 +249,7 @@ def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
     >>> spearman_rho([1, 2, 3], [4, 4, 4])
     nan
     """
+    import math
     import warnings
 
     import numpy as np
