@@ -8,8 +8,9 @@ that was not finite comes back as ``None`` (the store's convention), hence ``Met
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from noisylab.studies.base import check_keys
 
@@ -118,14 +119,19 @@ class MLPResult:
 UnitResult = LinearResult | MLPResult
 
 
-def _parse(cls: Any, data: Any, kind: str) -> Any:
+R = TypeVar("R", LinearUnit, MLPUnit, LinearResult, MLPResult)
+
+
+def _parse(cls: type[R], data: Mapping[str, Any], kind: str) -> R:
     names = [f.name for f in fields(cls)]
     check_keys(kind, data, required=names)
     return cls(**{k: data[k] for k in names})
 
 
 def _kind(data: Any) -> type[LinearUnit] | type[MLPUnit]:
-    setting = data.get("setting") if isinstance(data, dict) else None
+    if not isinstance(data, Mapping):
+        raise TypeError(f"an alignment unit or result must be a dict, got {type(data).__name__}")
+    setting = data.get("setting")
     if setting not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; expected one of {SETTINGS}")
     return LinearUnit if setting == "linear" else MLPUnit
@@ -138,14 +144,16 @@ def unit_from_dict(data: dict[str, Any]) -> Unit:
     >>> unit_from_dict(u.to_dict()) == u
     True
     """
-    cls = _kind(data)
-    return _parse(cls, data, f"alignment {data['setting']} unit")  # type: ignore[no-any-return]
+    if _kind(data) is LinearUnit:
+        return _parse(LinearUnit, data, "alignment linear unit")
+    return _parse(MLPUnit, data, f"alignment {data['setting']} unit")
 
 
 def result_from_dict(data: dict[str, Any]) -> UnitResult:
     """Parse a stored result dict (as ``run_unit`` returns them)."""
-    cls = LinearResult if _kind(data) is LinearUnit else MLPResult
-    return _parse(cls, data, f"alignment {data['setting']} result")  # type: ignore[no-any-return]
+    if _kind(data) is LinearUnit:
+        return _parse(LinearResult, data, "alignment linear result")
+    return _parse(MLPResult, data, f"alignment {data['setting']} result")
 
 
 @dataclass(frozen=True)
