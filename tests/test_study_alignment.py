@@ -1,4 +1,5 @@
-"""Study ``alignment``: config validation, units, claim logic on known inputs, tiny end to end."""
+"""Study ``alignment``: config validation, units and records, each claim on hand-made sweeps,
+claim logic through ``analyse`` on known inputs, the tiny preset end to end (shared store)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ import numpy as np
 import pytest
 
 from noisylab.studies import alignment as A
+from noisylab.studies.alignment import claims as C
+from noisylab.studies.alignment.records import (
+    LinearResult,
+    MLPUnit,
+    NSweep,
+    SnrSweep,
+    result_from_dict,
+    unit_from_dict,
+)
 from noisylab.studies.base import read_claims
 
 
@@ -46,6 +56,9 @@ def _fake(setting, level, n, cka, err, seed=0, **kw):
         "threshold": 50.0,
         "theory": cka,
         "theory_finite": cka,
+        "steps": 100,
+        "converged": True,
+        "cpu_s": 0.0,
     }
     row.update(kw)
     return row
@@ -104,12 +117,10 @@ def test_run_unit_is_deterministic():
     assert 0.0 <= a["cka"] <= 1.0 and a["converged"]
 
 
-def test_tiny_preset_end_to_end(tmp_path):
-    from noisylab.studies import runner
-
+def test_tiny_preset_end_to_end(tiny_report):
+    out = tiny_report / "alignment"
     cfg = A.Config.preset("tiny")
-    runner.run("alignment", cfg, tmp_path, store=None, progress=False)
-    claims = read_claims(tmp_path / "claims.json")
+    claims = read_claims(out / "claims.json")
     ids = {c.id for c in claims}
     assert ids == {
         "alignment_rises_with_snr",
@@ -122,14 +133,14 @@ def test_tiny_preset_end_to_end(tmp_path):
     assert theory.reproduced and theory.evidence["mae_large_d"] <= 0.05
     assert by["alignment_rises_with_snr"].reproduced
     for name in ("alignment_vs_snr", "alignment_vs_n", "theory_vs_simulation"):
-        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
-    with (tmp_path / "results.csv").open() as f:
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+    with (out / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(A.units(cfg))
     assert all(np.isfinite(float(r["cka"])) for r in rows)
     mlp = [r for r in rows if r["setting"] == "mlp_classification" and float(r["level"]) == 0.0]
     assert float(mlp[0]["cka"]) > 0.99  # no noise + shared init: the members are identical
-    assert "mutual kNN" in (tmp_path / "table.md").read_text()
+    assert "mutual kNN" in (out / "table.md").read_text()
 
 
 def test_label_flips_are_exact_at_small_n():
@@ -145,3 +156,115 @@ def test_label_flips_are_exact_at_small_n():
     moved = A.flip_labels(big, 10, 0.4, np.random.default_rng(2))
     to = np.bincount(((moved - big) % 10)[moved != big], minlength=10)
     assert to[0] == 0 and np.allclose(to[1:] / to.sum(), 1 / 9, atol=0.01)  # uniform over others
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def test_units_are_records_and_round_trip():
+    us = A.units(A.Config.preset("tiny"))
+    for u in us:
+        assert unit_from_dict(json.loads(json.dumps(u))).to_dict() == u
+    assert list(us[0]) == [
+        "setting",
+        "level",
+        "n",
+        "seed",
+        "d",
+        "width",
+        "members",
+        "probe",
+        "max_steps",
+        "weight_decay",
+        "k",
+        "device",
+    ]
+    with pytest.raises(ValueError, match="unknown setting 'cnn'"):
+        unit_from_dict({**us[0], "setting": "cnn"})
+    with pytest.raises(ValueError, match=r"lacks key\(s\) \['probe'\]"):
+        unit_from_dict({k: v for k, v in us[0].items() if k != "probe"})
+    mlp = MLPUnit("mlp_regression", 2.0, 400, 0, 16, 8, 10, 0.01, 10, "cpu").to_dict()
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['probe'\]"):
+        unit_from_dict({**mlp, "probe": 5})
+    row = _fake("linear", 4.0, 25, 0.5, 0.3)
+    rec = result_from_dict(row)
+    assert isinstance(rec, LinearResult) and rec.to_dict() == row
+    with pytest.raises(ValueError, match="cpu_s"):
+        result_from_dict({k: v for k, v in row.items() if k != "cpu_s"})
+
+
+# ----------------------------------------------------------------------------- one test per claim
+
+
+def _pt(cka, err=0.5, cka_se=0.0, err_se=0.0, knn=None):
+    return {
+        "cka": cka,
+        "cka_se": cka_se,
+        "test_err": err,
+        "test_err_se": err_se,
+        "knn": cka if knn is None else knn,
+    }
+
+
+def test_claim_alignment_rises_with_snr():
+    def sweep(ckas):
+        levels = [0.5, 2.0, 8.0]
+        rows = [(("linear", lv, 50), _pt(c)) for lv, c in zip(levels, ckas)]
+        return SnrSweep("linear α=1.5", "linear", rows, levels)
+
+    assert C.alignment_rises_with_snr([sweep([0.2, 0.5, 0.9])]).reproduced
+    falling = C.alignment_rises_with_snr([sweep([0.2, 0.5, 0.9]), sweep([0.9, 0.5, 0.2])])
+    assert not falling.reproduced and falling.evidence["min_spearman_cka"] == pytest.approx(-1.0)
+    flat = C.alignment_rises_with_snr([sweep([0.4, 0.4, 0.4])])  # ρ undefined: nothing shown
+    assert not flat.reproduced and flat.evidence["sweeps"] == 0
+    assert "ρ > 0.9" in flat.statement
+
+
+def _nsweep(ckas, ns=(25, 50, 100, 200), nominal=50.0, se=0.0, errs=None):
+    errs = errs or [0.5] * len(ns)
+    rows = [(("linear", 4.0, n), _pt(c, e, cka_se=se)) for n, c, e in zip(ns, ckas, errs)]
+    return NSweep("linear SNR=4", "linear", rows, list(ns), nominal, nominal)
+
+
+def test_claim_alignment_nonmonotonic_in_n():
+    dip = C.alignment_nonmonotonic_in_n([_nsweep([0.6, 0.3, 0.7, 0.8])])
+    assert dip.reproduced and dip.evidence["linear SNR=4"]["n_at_min"] == 50
+    assert dip.evidence["linear SNR=4"]["dip_depth"] == pytest.approx(0.3)
+    assert not C.alignment_nonmonotonic_in_n([_nsweep([0.3, 0.5, 0.7, 0.8])]).reproduced
+    # a dip at n = 200, four times the threshold: too far from it
+    assert not C.alignment_nonmonotonic_in_n(
+        [_nsweep([0.6, 0.6, 0.7, 0.3, 0.8], ns=(25, 50, 100, 200, 400))]
+    ).reproduced
+    # a dip within seed noise (depth 0.1 < 2 SE = 0.2) does not count
+    assert not C.alignment_nonmonotonic_in_n([_nsweep([0.6, 0.5, 0.7, 0.8], se=0.1)]).reproduced
+
+
+def test_claim_alignment_decoupled_from_generalisation():
+    coupled = _nsweep([0.3, 0.5, 0.7, 0.8], errs=[0.9, 0.7, 0.5, 0.3])
+    assert not C.alignment_decoupled_from_generalisation([coupled]).reproduced
+    decoupled = _nsweep([0.3, 0.5, 0.7, 0.8], errs=[0.5, 0.7, 0.9, 0.3])
+    claim = C.alignment_decoupled_from_generalisation([decoupled])
+    assert claim.reproduced
+    pair = claim.evidence["linear SNR=4"]["discordant_pair"]
+    assert (pair["more_aligned_n"], pair["other_n"]) == (100, 25)  # the largest CKA gap
+    # the same pattern inside the CKA margin (gaps ≤ 0.03) is noise, not decoupling
+    small = _nsweep([0.30, 0.31, 0.32, 0.33], errs=[0.5, 0.7, 0.9, 0.3])
+    assert not C.alignment_decoupled_from_generalisation([small]).reproduced
+
+
+def test_claim_linear_theory_matches_simulation():
+    def agg(offset):
+        return {
+            ("linear", 4.0, n): {
+                "cka": c,
+                "theory": c + offset,
+                "theory_finite": c,
+                "alpha": n / 50,
+            }
+            for n, c in ((25, 0.4), (100, 0.7))
+        }
+
+    close = C.linear_theory_matches_simulation(agg(0.04))
+    assert close.reproduced and close.evidence["mae_large_d"] == pytest.approx(0.04)
+    assert not C.linear_theory_matches_simulation(agg(0.06)).reproduced
+    assert not C.linear_theory_matches_simulation({}).reproduced  # no linear points

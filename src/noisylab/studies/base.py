@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
-import math  # noqa: F401  (kept for the helpers the study packages append below)
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -143,7 +143,7 @@ def mean_std(values: Sequence[float]) -> str:
 
 
 # ----------------------------------------------------------------------------- shared by the
-# classifier studies (losses, sharpness): records, numbers, data, tables, figures
+# studies: records, numbers, data, tables, seeded streams and figures
 
 
 def check_keys(
@@ -322,14 +322,85 @@ def write_lines(path: Path, lines: Iterable[str]) -> None:
     Path(path).write_text("".join(x if x.endswith("\n") else x + "\n" for x in lines))
 
 
-def new_figure(rows: int, cols: int, figsize: tuple[float, float]) -> tuple[Any, Any]:
-    """A headless matplotlib figure and its ``(rows, cols)`` array of axes."""
+def mean_se(values: Iterable[Any]) -> tuple[float, float]:
+    """Mean and standard error over seeds of the finite values (``None``, NaN, ±inf dropped).
+
+    The standard error is the sample standard deviation (ddof = 1) over √count; it is 0 for a
+    single value and the mean is NaN when no value is finite.
+
+    Examples
+    --------
+    >>> mean_se([1.0, 3.0, None, float("inf")])
+    (2.0, 1.0)
+    >>> mean_se([0.5])
+    (0.5, 0.0)
+    """
+
+    import numpy as np
+
+    a = np.array([v for v in values if v is not None], dtype=float)
+    a = a[np.isfinite(a)]
+    mean = float(a.mean()) if a.size else math.nan
+    se = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
+    return mean, se
+
+
+def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of ``a`` and ``b``; NaN where it is undefined (fewer than
+    two points, a constant input) instead of scipy's warning.
+
+    Examples
+    --------
+    >>> spearman_rho([1, 2, 3], [10, 30, 20])
+    0.5
+    >>> spearman_rho([1, 2, 3], [4, 4, 4])
+    nan
+    """
+    import warnings
+
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    if len(a) != len(b):
+        raise ValueError(f"spearman_rho needs sequences of equal length, got {len(a)}, {len(b)}")
+    if len(a) < 2 or np.ptp(np.asarray(a, float)) == 0 or np.ptp(np.asarray(b, float)) == 0:
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = float(spearmanr(a, b).statistic)
+    return rho if math.isfinite(rho) else math.nan
+
+
+def member_rng(seed: int, member: int, tag: int) -> Any:
+    """The numpy generator of one ensemble member's draws of one kind (``tag``) in a unit.
+
+    Seeded by the entropy triple ``[seed, member, tag]``, so members and draw kinds get
+    independent streams that do not depend on the ensemble's size.
+
+    Examples
+    --------
+    >>> a, b = member_rng(0, 1, 2).random(), member_rng(0, 1, 2).random()
+    >>> a == b and a != member_rng(0, 2, 2).random()
+    True
+    """
+    import numpy as np
+
+    return np.random.default_rng([seed, member, tag])
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend (studies write PNGs only)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(rows, cols, figsize=figsize, squeeze=False)
+    return plt
+
+
+def new_figure(rows: int, cols: int, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A headless matplotlib figure and its ``(rows, cols)`` array of axes."""
+    return pyplot().subplots(rows, cols, figsize=figsize, squeeze=False)
 
 
 def noise_axis(ax: Any, title: str) -> None:
@@ -342,8 +413,20 @@ def noise_axis(ax: Any, title: str) -> None:
 
 def save_figure(fig: Any, path: Path) -> None:
     """Lay out, save (120 dpi PNG) and close a figure."""
-    import matplotlib.pyplot as plt
+    save_png(fig, path, dpi=120)
 
+
+def save_png(fig: Any, path: Path, dpi: int) -> None:
+    """Lay out ``fig``, write it to ``path`` as a PNG at ``dpi`` (parents made) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+
+
+def label_decades_only(ax: Any) -> None:
+    """On a log x axis, label the decades only (the minor tick labels overlap)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
