@@ -162,3 +162,62 @@ def mean_std(values: Sequence[float]) -> str:
     if a.size == 0:
         return "—"
     return f"{a.mean():.2f} ± {a.std():.2f}"
+
+
+# ----------------------------------------------------------------------------- shared by the
+# studies' analyses (first used by feedback): rank correlation, table cells, figures
+
+
+def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of ``a`` and ``b``; NaN where it is undefined (a constant
+    input, fewer than two points), never a warning-laden NaN from scipy passed on silently.
+
+    Examples
+    --------
+    >>> spearman_rho([1, 2, 3], [10, 30, 20])
+    0.5
+    >>> spearman_rho([1, 1, 1], [1, 2, 3])
+    nan
+    """
+    import warnings
+
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    if len(a) != len(b):
+        raise ValueError(f"spearman_rho needs sequences of equal length, got {len(a)}, {len(b)}")
+    if len(a) < 2 or np.ptp(np.asarray(a, float)) == 0 or np.ptp(np.asarray(b, float)) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = spearmanr(a, b).statistic
+    return float(rho) if np.isfinite(rho) else float("nan")
+
+
+def number_cell(v: float | None, spec: str, empty: str = "—") -> str:
+    """``v`` formatted with ``spec`` for a table cell, or ``empty`` when it is ``None`` or
+    not finite (a fit with too few points, a store's non-finite value).
+
+    >>> number_cell(0.12345, ".3f"), number_cell(float("inf"), ".3f"), number_cell(None, ".1f")
+    ('0.123', '—', '—')
+    """
+    return format(v, spec) if v is not None and math.isfinite(v) else empty
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend (studies write PNGs only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig: Any, path: Path, dpi: int) -> None:
+    """Lay out ``fig``, write it to ``path`` as a PNG at ``dpi`` (parents made) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
