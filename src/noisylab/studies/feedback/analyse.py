@@ -23,14 +23,10 @@ from noisylab.studies.base import Claim, write_csv
 from . import claims as claims_
 from . import figures, tables
 from .config import EVAL_KEYS, METHODS, RM_KINDS, Config
-from .records import Metrics, UnitResult
+from .records import MeanPaths, Metrics, UnitResult
 
 #: A path: the rows (one per n, step or round) of one optimisation path in one result.
 PathRows = Callable[[UnitResult], list[Metrics]]
-#: Seed-mean paths: path name → key → the seed mean of that key along the path.
-MeanPaths = dict[str, Mapping[str, np.ndarray]]
-#: The summary: method → key (and ``<key>_se``) → the value combined over seeds.
-Summary = dict[str, dict[str, float]]
 
 
 def analyse(config: Config, results: Sequence[Mapping[str, Any]], out: Path) -> list[Claim]:
@@ -52,12 +48,12 @@ def analyse(config: Config, results: Sequence[Mapping[str, Any]], out: Path) -> 
     return claims_.evaluate(recs, summary, means)
 
 
-def summarise(results: Sequence[UnitResult]) -> Summary:
+def summarise(results: Sequence[UnitResult]) -> dict[str, dict[str, float]]:
     """Every method's mean and SE of every evaluation key, combined over seeds
     (:func:`noisylab.feedback.evaluate.combine_seeds`; a missing key counts as NaN)."""
     from noisylab.feedback.evaluate import combine_seeds
 
-    summary: Summary = {}
+    summary: dict[str, dict[str, float]] = {}
     for m in METHODS:
         summary[m] = {}
         for key in EVAL_KEYS:
@@ -124,7 +120,9 @@ class _SeedMeans(Mapping[str, np.ndarray]):
         return len(self._keys)
 
 
-def seed_means(results: Sequence[UnitResult], paths: Mapping[str, PathRows]) -> MeanPaths:
+def seed_means(
+    results: Sequence[UnitResult], paths: Mapping[str, PathRows]
+) -> dict[str, Mapping[str, np.ndarray]]:
     """Every path's seed mean of every key its rows hold (see :func:`mean_path`)."""
     return {name: _SeedMeans(results, rows_of) for name, rows_of in paths.items()}
 

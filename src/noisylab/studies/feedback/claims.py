@@ -29,7 +29,7 @@ import numpy as np
 from noisylab.studies.base import Claim, spearman_rho
 
 from .config import ALPACAFARM, METHODS
-from .records import Metrics, UnitResult
+from .records import MeanPaths, Metrics, Summary, UnitResult
 
 #: How far above SFT's simulated win-rate FeedME and reward conditioning may land.
 FEEDME_RC_MARGIN = 0.05
@@ -40,14 +40,14 @@ SIM_GOLD_MIN_RHO = 0.8
 #: Standard errors a fall (inverted U) or a drop (flip sweep) must exceed.
 N_SE = 2.0
 
-Summary = Mapping[str, Mapping[str, float]]
-MeanPaths = Mapping[str, Mapping[str, np.ndarray]]
-
 
 def _beats_sft(
-    claim_id: str, method: str, what: str, per_seed_methods: Sequence[Mapping[str, Metrics]],
+    claim_id: str,
+    method: str,
+    what: str,
+    per_seed_methods: Sequence[Mapping[str, Metrics]],
     summary: Summary,
-) -> Claim:  # fmt: skip
+) -> Claim:
     def gain(key: str) -> list[float]:
         return [ms[method][key] - ms["sft"][key] for ms in per_seed_methods]
 

@@ -16,10 +16,9 @@ import numpy as np
 from noisylab.studies.base import pyplot, save_png
 
 from .config import RM_KINDS
-from .records import UnitResult
+from .records import MeanPaths, UnitResult
 
 DPI = 110
-MeanPaths = Mapping[str, Mapping[str, np.ndarray]]
 
 
 def bon_curve(results: Sequence[UnitResult], path: Path) -> None:

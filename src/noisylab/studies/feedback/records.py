@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .config import Config
 
 #: Bumped when ``run_unit``'s output changes (part of every run id: old results are redone).
@@ -23,9 +25,15 @@ RESULT_VERSION = 2
 
 #: One evaluation (means and standard errors), or one point of a path.
 Metrics = dict[str, Any]
+#: The analysis's summary: method → key (and ``<key>_se``) → the value combined over seeds.
+Summary = Mapping[str, Mapping[str, float]]
+#: Seed-mean paths: path name → key → the seed mean of that key along the path.
+MeanPaths = Mapping[str, Mapping[str, np.ndarray]]
 
 
-def _check_keys(kind: str, data: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+def _check_keys(
+    kind: str, data: Any, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> None:
     if not isinstance(data, Mapping):
         raise TypeError(f"a feedback {kind} must be a dict, got {type(data).__name__}")
     missing = [k for k in required if k not in data]

@@ -15,10 +15,7 @@ import numpy as np
 from noisylab.studies.base import markdown_table, number_cell
 
 from .config import ALPACAFARM, METHODS, RM_KINDS, TITLE, Config
-from .records import UnitResult
-
-Summary = Mapping[str, Mapping[str, float]]
-MeanPaths = Mapping[str, Mapping[str, np.ndarray]]
+from .records import MeanPaths, Summary, UnitResult
 
 
 def mean_se_cell(m: float | None, se: float, pct: bool = False) -> str:
