@@ -430,3 +430,15 @@ def label_decades_only(ax: Any) -> None:
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def number_cell(v: float | None, spec: str, empty: str = "—") -> str:
+    """``v`` formatted with ``spec`` for a table cell, or ``empty`` when it is ``None`` or
+    not finite (a fit with too few points, a store's non-finite value).
+
+    >>> number_cell(0.12345, ".3f"), number_cell(float("inf"), ".3f"), number_cell(None, ".1f")
+    ('0.123', '—', '—')
+    """
+    import math
+
+    return format(v, spec) if v is not None and math.isfinite(v) else empty
