@@ -21,8 +21,8 @@ from noisylab.sweep import open_store, run_id
 def _stored(tiny_report: Path, units: list[dict]) -> list[dict]:
     """The results of ``units`` in the session's tiny store, in unit order."""
     with open_store(tiny_report.parent / "results" / "noisylab.sqlite") as store:
-        done = store.done_results([run_id("losses", u) for u in units])
-    return [done[run_id("losses", u)] for u in units]
+        done = store.done_results([run_id(study, u) for u in units])
+    return [done[run_id(study, u)] for u in units]
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def test_cleanlab_baseline_runs_in_pool_workers():
     config = study.Config.preset(
         "tiny", losses=["ce"], seeds=1, epochs=2, cv_epochs=2, lrs=[0.01], noise=["symmetric:0.6"]
     )
-    (res,) = sweep.execute("losses", study.units(config), store=None, jobs=2, progress=False)
+    (res,) = sweep.execute(study, study.units(config), store=None, jobs=2, progress=False)
     assert [m["family"] for m in res["members"]] == ["ce", study.CLEANLAB]
     assert 0.2 < res["filter"]["removed"][0] < 0.9
     assert res["filter"]["precision"][0] > 0.6  # flagged samples are mostly truly noisy

@@ -23,8 +23,8 @@ def tiny(tiny_report, tmp_path_factory):
     config = sh.Config.preset("tiny")
     units = sh.units(config)
     with open_store(tiny_report.parent / "results" / "noisylab.sqlite") as store:
-        done = store.done_results([run_id("sharpness", u) for u in units])
-    results = [done[run_id("sharpness", u)] for u in units]
+        done = store.done_results([run_id(sh, u) for u in units])
+    results = [done[run_id(sh, u)] for u in units]
     out = tiny_report / "sharpness"
     claims = sh.analyse(config, results, tmp_path_factory.mktemp("sharpness-reanalysed"))
     return config, units, results, out, claims
