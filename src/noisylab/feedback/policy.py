@@ -224,6 +224,9 @@ def forward_trimmed(
     B, P = prompts.shape
     L = responses.shape[1]
     resp = responses.clamp_min(0)
+    if B == 0 or L == 0:
+        logits, h, _ = model(torch.cat([prompts, resp], dim=1))
+        return logits, h
     lengths = response_mask_t(responses).sum(1)
     groups = length_buckets(lengths, P) if bucket else [(torch.arange(B), int(lengths.max()))]
     if len(groups) == 1:
