@@ -2,9 +2,11 @@
 
 ``pairwise(reps, metric)`` takes ``reps (M, n, p)`` — M members' representations of the same
 n probe inputs — and returns the M × M matrix plus the mean over off-diagonal pairs. Each
-built-in metric is computed for all pairs at once (one GEMM over the stacked members, batched
-SVDs over pairs); no metric is called M² times from Python. Loops that remain run over
-member chunks (≤ M iterations) to bound memory.
+built-in metric is computed for all pairs at once (GEMMs over the stacked members, batched
+SVDs over pairs); no metric function is called M² times. Loops that remain run over member
+chunks to bound memory; linear CKA runs one p × p product per pair (M(M+1)/2 GEMMs, each
+member centred once, its partners centred on the product), so it never holds more than one
+centred member: no more memory than the loop over pairs and about half its multiply-adds.
 """
 
 from __future__ import annotations
