@@ -202,7 +202,16 @@ def main(argv: list[str] | None = None) -> dict:
     # 4. the tiny study -------------------------------------------------------------------
     if not a.no_study:
         with tempfile.TemporaryDirectory() as out:
-            cmd = [sys.executable, "-m", "noisylab.cli", "run", "feedback", "--preset", "tiny"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "noisylab.cli",
+                "run",
+                "feedback",
+                "--preset",
+                "tiny",
+                "--no-store",
+            ]
             t0, r0 = time.perf_counter(), os.times()
             subprocess.run([*cmd, "--out", out], check=True, capture_output=True)
             r1 = os.times()
