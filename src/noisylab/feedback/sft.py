@@ -43,8 +43,14 @@ def fused_kw(params: list[torch.nn.Parameter]) -> dict[str, bool]:
     """``{"fused": True}`` when every parameter is a floating CPU/CUDA tensor, else ``{}``.
 
     The fused Adam(W) kernel updates all parameters in one call instead of a Python loop
-    of small ops per parameter (the same update up to float rounding)."""
-    ok = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    of small ops per parameter (the same update up to float rounding). CPU support for it
+    arrived in torch 2.4; older versions keep the per-parameter loop there."""
+    devices = (
+        ("cpu", "cuda")
+        if torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+        else ("cuda",)
+    )
+    ok = all(p.is_floating_point() and p.device.type in devices for p in params)
     return {"fused": True} if ok and params else {}
 
 
