@@ -64,8 +64,15 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
 
     def forward(
-        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None
+        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, filled: int | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Attend over ``x`` (B, T, D) and, with ``past``, over the cached keys/values.
+
+        ``past`` is either the (B, H, S, hd) keys and values of the S earlier tokens (they
+        are concatenated), or, with ``filled = S``, a preallocated (B, H, S_max, hd) buffer
+        whose first S slots hold them: the new one is written into slot S in place and
+        attention reads the S+1 filled slots (no copy of the cache per token).
+        """
         B, T, D = x.shape  # (B, T, D)
         q, k, v = self.qkv(x).split(D, dim=2)
         hd = D // self.n_head
@@ -75,8 +82,19 @@ class CausalSelfAttention(nn.Module):
         if past is not None:
             if T != 1:
                 raise ValueError(f"a cached step takes one token at a time, got {T}")
-            k = torch.cat([past[0], k], dim=2)  # (B, H, S+1, hd)
-            v = torch.cat([past[1], v], dim=2)
+            if filled is None:
+                k = torch.cat([past[0], k], dim=2)  # (B, H, S+1, hd)
+                v = torch.cat([past[1], v], dim=2)
+            else:
+                if filled >= past[0].shape[2]:
+                    raise ValueError(f"the cache holds {past[0].shape[2]} slots, all filled")
+                past[0][:, :, filled : filled + 1] = k
+                past[1][:, :, filled : filled + 1] = v
+                y = F.scaled_dot_product_attention(
+                    q, past[0][:, :, : filled + 1], past[1][:, :, : filled + 1]
+                )
+                y = y.transpose(1, 2).reshape(B, T, D)
+                return self.proj(y), past  # the whole buffer stays the cache
             y = F.scaled_dot_product_attention(q, k, v)
         else:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -97,9 +115,9 @@ class Block(nn.Module):
         )
 
     def forward(
-        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None
+        self, x: Tensor, past: tuple[Tensor, Tensor] | None = None, filled: int | None = None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        a, kv = self.attn(self.ln1(x), past)
+        a, kv = self.attn(self.ln1(x), past, filled)
         x = x + a
         x = x + self.mlp(self.ln2(x))
         return x, kv
@@ -128,10 +146,17 @@ class TinyGPT(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
-    def forward(self, idx: Tensor, past: KVCache | None = None) -> tuple[Tensor, Tensor, KVCache]:
-        """Logits (B, T, V), final hidden states (B, T, D) and the updated KV cache."""
+    def forward(
+        self, idx: Tensor, past: KVCache | None = None, filled: int | None = None
+    ) -> tuple[Tensor, Tensor, KVCache]:
+        """Logits (B, T, V), final hidden states (B, T, D) and the updated KV cache.
+
+        ``past`` with ``filled=None`` is the cache returned by an earlier call (it grows by
+        concatenation); with ``filled = S`` it is a preallocated cache (see
+        :meth:`empty_cache`) whose first S positions are filled, updated in place.
+        """
         _B, T = idx.shape  # (B, T)
-        start = 0 if past is None else past[0][0].shape[2]
+        start = 0 if past is None else past[0][0].shape[2] if filled is None else filled
         if start + T > self.cfg.block_size:
             raise ValueError(
                 f"sequence of {start + T} tokens exceeds block_size {self.cfg.block_size}"
@@ -140,11 +165,87 @@ class TinyGPT(nn.Module):
         x = self.tok(idx) + self.pos(pos)[None]  # (B, T, D)
         present: KVCache = []
         for i, blk in enumerate(self.blocks):
-            x, kv = blk(x, None if past is None else past[i])
+            x, kv = blk(x, None if past is None else past[i], filled)
             present.append(kv)
         h = self.ln_f(x)  # (B, T, D)
         logits = h @ self.tok.weight.T  # (B, T, V)
         return logits, h, present
+
+    def empty_cache(self, batch: int, length: int, like: KVCache) -> KVCache:
+        """A preallocated KV cache for ``batch`` rows and ``length`` positions whose first
+        positions are copied from ``like`` (the cache of a full forward pass)."""
+        out: KVCache = []
+        for k, v in like:
+            _B, H, S, hd = k.shape
+            kk = k.new_empty(batch, H, length, hd)
+            vv = v.new_empty(batch, H, length, hd)
+            kk[:, :, :S] = k
+            vv[:, :, :S] = v
+            out.append((kk, vv))
+        return out
+
+
+def length_buckets(lengths: Tensor, prefix: int, min_rows: int = 16) -> list[tuple[Tensor, int]]:
+    """Split rows into ≤ 2 groups run with their own trimmed response length.
+
+    ``lengths`` (B,) are the response lengths that matter (up to and including the first
+    EOS), ``prefix`` the prompt length. Returns ``[(rows, L_g), ...]``: each group's row
+    indices and the longest length in it. The split (at most one, rows sorted by length)
+    minimises the tokens run, Σ_g |g|·(prefix + L_g), and is taken only when it saves at
+    least 15% over one group and each group has ≥ ``min_rows`` rows; otherwise one group.
+    """
+    B = int(lengths.shape[0])
+    lmax = int(lengths.max()) if B else 0
+    every = torch.arange(B, device=lengths.device)
+    if B < 2 * min_rows:
+        return [(every, lmax)]
+    srt, order = torch.sort(lengths, stable=True)
+    cost = prefix + srt  # cost per row of a group ending at that row
+    s = torch.arange(min_rows, B - min_rows + 1, device=lengths.device)
+    total = s * cost[s - 1] + (B - s) * (prefix + lmax)  # (candidates,)
+    best = int(torch.argmin(total))
+    if float(total[best]) > 0.85 * B * (prefix + lmax):
+        return [(every, lmax)]
+    cut = int(s[best])
+    return [(order[:cut], int(srt[cut - 1])), (order[cut:], lmax)]
+
+
+def forward_trimmed(
+    model: TinyGPT, prompts: Tensor, responses: Tensor, bucket: bool = True
+) -> tuple[Tensor, Tensor]:
+    """``model`` on [prompts, responses], skipping response positions after the first EOS.
+
+    Causal attention means a position never depends on later tokens, so running each row
+    only up to its first EOS gives the same logits and hidden states there; those after it
+    (which every caller masks) are returned as 0. Rows are optionally run in two length
+    groups (:func:`length_buckets`). Returns logits (B, P+L, V) and hidden states
+    (B, P+L, D), exactly as ``model(cat([prompts, responses]))`` up to float rounding.
+    """
+    B, P = prompts.shape
+    L = responses.shape[1]
+    resp = responses.clamp_min(0)
+    if B == 0 or L == 0:
+        logits, h, _ = model(torch.cat([prompts, resp], dim=1))
+        return logits, h
+    lengths = response_mask_t(responses).sum(1)
+    groups = length_buckets(lengths, P) if bucket else [(torch.arange(B), int(lengths.max()))]
+    if len(groups) == 1:
+        lg = max(1, groups[0][1]) if B else L
+        logits, h, _ = model(torch.cat([prompts, resp[:, :lg]], dim=1))
+        if lg < L:
+            logits = F.pad(logits, (0, 0, 0, L - lg))
+            h = F.pad(h, (0, 0, 0, L - lg))
+        return logits, h
+    outs_l, outs_h, rows = [], [], []
+    for idx, lg in groups:
+        lg = max(1, lg)
+        logits, h, _ = model(torch.cat([prompts[idx], resp[idx, :lg]], dim=1))
+        outs_l.append(F.pad(logits, (0, 0, 0, L - lg)))
+        outs_h.append(F.pad(h, (0, 0, 0, L - lg)))
+        rows.append(idx)
+    inv = torch.empty(B, dtype=torch.long)
+    inv[torch.cat(rows)] = torch.arange(B)
+    return torch.cat(outs_l)[inv], torch.cat(outs_h)[inv]
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -155,12 +256,21 @@ def response_mask_t(responses: Tensor) -> Tensor:
 
 
 def draw_tokens(
-    logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    logits: Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+    *,
+    u: Tensor | None = None,
 ) -> Tensor:
-    """Sample one token per row by inverse CDF of softmax(logits / T), optionally top-k. (B,)"""
+    """Sample one token per row by inverse CDF of softmax(logits / T), optionally top-k. (B,)
+
+    ``u`` (B,) are the uniforms to use; by default one is drawn per row from ``generator``.
+    """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-    u = torch.rand(logits.shape[0], generator=generator, device=logits.device)  # (B,)
+    if u is None:
+        u = torch.rand(logits.shape[0], generator=generator, device=logits.device)  # (B,)
     if temperature == 0:
         return logits.argmax(dim=-1)
     z = logits / temperature  # (B, V)
@@ -225,11 +335,13 @@ class TransformerPolicy(nn.Module):
 
     def forward_tokens(self, prompts: Tensor, responses: Tensor) -> tuple[Tensor, Tensor]:
         """Masked logits predicting each response token (B, L, V) and the hidden states at
-        the response tokens themselves (B, L, D)."""
+        the response tokens themselves (B, L, D).
+
+        Positions after a row's first EOS are not computed (:func:`forward_trimmed`): their
+        logits are 0 before masking and their hidden states 0; every caller masks them."""
         check_pair(prompts, responses)
         P = prompts.shape[1]
-        seq = torch.cat([prompts, responses.clamp_min(0)], dim=1)  # (B, P+L)
-        logits, h, _ = self.model(seq)
+        logits, h = forward_trimmed(self.model, prompts, responses)  # (B, P+L, ·)
         pred = self._masked(logits[:, P - 1 : -1])  # (B, L, V)
         hid = h[:, P:]  # (B, L, D)
         return pred, hid
@@ -263,25 +375,39 @@ class TransformerPolicy(nn.Module):
     ) -> Tensor:
         """Sample responses (B, max_new_tokens): tokens, EOS, then PAD.
 
-        One uniform draw per row and step (inverse-CDF sampling), so the cached and uncached
-        paths consume the generator identically and give the same responses.
+        One uniform draw per row and step (inverse-CDF sampling), drawn for all B rows
+        every step whether or not a row has finished, so the stream and hence the tokens
+        depend only on the generator's state, and the cached and uncached paths consume it
+        identically and give the same responses. With the cache, keys and values live in
+        one preallocated buffer written in place; both paths drop finished rows from the
+        batch whenever they are at least half of it (no compute on finished rows).
         """
         check_pair(prompts)
-        B = prompts.shape[0]
-        out = torch.full((B, max_new_tokens), PAD, dtype=torch.long, device=prompts.device)
-        done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
+        B, P = prompts.shape
+        dev = prompts.device
+        out = torch.full((B, max_new_tokens), PAD, dtype=torch.long, device=dev)
+        done = torch.zeros(B, dtype=torch.bool, device=dev)
         logits, _, cache = self.model(prompts)
-        last = logits[:, -1]  # (B, V)
+        if use_cache:
+            cache = self.model.empty_cache(B, P + max_new_tokens, cache)
+        last = logits[:, -1]  # (b, V) for the rows still generated
+        active = torch.arange(B, device=dev)  # their indices, in cache order
         seq = prompts
         for t in range(max_new_tokens):
-            tok = draw_tokens(self._masked(last), temperature, top_k, generator)  # (B,)
-            tok = tok.masked_fill(done, PAD)
-            out[:, t] = tok
-            done = done | (tok == EOS)
+            u = torch.rand(B, generator=generator, device=dev)[active]  # (b,)
+            tok = draw_tokens(self._masked(last), temperature, top_k, generator, u=u)
+            tok = tok.masked_fill(done[active], PAD)
+            out[active, t] = tok
+            done[active] |= tok == EOS
             if bool(done.all()) or t == max_new_tokens - 1:
                 break
+            live = ~done[active]
+            if 2 * int(live.sum()) <= active.numel():  # compact: drop the finished rows
+                keep = torch.nonzero(live).flatten()
+                active, tok, seq = active[keep], tok[keep], seq[keep]
+                cache = [(k[keep], v[keep]) for k, v in cache]
             if use_cache:
-                logits, _, cache = self.model(tok[:, None], cache)
+                logits, _, cache = self.model(tok[:, None], cache, filled=P + t)
             else:
                 seq = torch.cat([seq, tok[:, None]], dim=1)
                 logits, _, _ = self.model(seq)

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from noisylab.feedback.policy import TransformerPolicy, response_mask_t
+from noisylab.feedback.policy import TransformerPolicy, forward_trimmed, response_mask_t
 from noisylab.feedback.reward import RewardModel
-from noisylab.feedback.sft import clipped_step
+from noisylab.feedback.sft import clipped_step, fused_kw
 
 
 def gae(
@@ -89,8 +89,7 @@ class ValueModel(nn.Module):
 
     def forward(self, prompts: Tensor, responses: Tensor) -> Tensor:
         P = prompts.shape[1]
-        seq = torch.cat([prompts, responses.clamp_min(0)], dim=1)
-        _, h, _ = self.body(seq)
+        _, h = forward_trimmed(self.body, prompts, responses)  # 0 after each row's EOS
         state = h[:, P - 1 : -1]  # (B, L, D) hidden before each response token
         return self.head(state).squeeze(-1)  # (B, L)
 
@@ -171,7 +170,7 @@ def ppo(
     pi = sft.clone()
     value = ValueModel(rm)
     params = pi.trainable_parameters() + list(value.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.95))
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.95), **fused_kw(params))
     beta = cfg.beta
     log = PPOLog()
     if callback is not None:

@@ -44,9 +44,7 @@ def as_matrix(x: ArrayLike, name: str = "X") -> torch.Tensor:
     if t.is_complex():
         raise TypeError(f"{name} must be real, got dtype {t.dtype}")
     t = t.to(torch.float64)
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
+    check_finite(t, name)
     return t
 
 
@@ -62,8 +60,14 @@ def as_pair(x: ArrayLike, y: ArrayLike, min_n: int = 2) -> tuple[torch.Tensor, t
     return X, Y
 
 
-def as_stack(reps: ArrayLike, min_n: int = 2) -> torch.Tensor:
-    """Validate an ensemble's representations ``(M, n, p)`` (or a list of M ``(n, p)`` arrays)."""
+def as_stack(
+    reps: ArrayLike, min_n: int = 2, dtype: torch.dtype | None = torch.float64
+) -> torch.Tensor:
+    """Validate an ensemble's representations ``(M, n, p)`` (or a list of M ``(n, p)`` arrays).
+
+    ``dtype=None`` keeps a floating array's own dtype (integers still become float64), so a
+    caller that upcasts member by member never holds a float64 copy of the whole stack.
+    """
     if isinstance(reps, list | tuple):
         mats = [as_matrix(r, f"reps[{i}]") for i, r in enumerate(reps)]
         if not mats:
@@ -83,12 +87,26 @@ def as_stack(reps: ArrayLike, min_n: int = 2) -> torch.Tensor:
         R = R[..., None] if R.dim() == 2 else R.reshape(R.shape[0], R.shape[1], -1)
         if R.shape[0] == 0 or R.shape[1] == 0 or R.shape[2] == 0:
             raise ValueError(f"reps must be non-empty, got shape {tuple(R.shape)}")
-        R = R.to(torch.float64)
-        if not bool(torch.isfinite(R).all()):
-            bad = int((~torch.isfinite(R)).sum())
-            raise ValueError(f"reps contains {bad} NaN or infinite values; expected finite numbers")
+        if R.is_complex():
+            raise TypeError(f"reps must be real, got dtype {R.dtype}")
+        if dtype is not None or not R.is_floating_point():
+            R = R.to(dtype or torch.float64)
+        check_finite(R, "reps")
     check_n(R.shape[1], min_n)
     return R  # (M, n, p)
+
+
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``t`` holds NaN or ±inf.
+
+    The common case costs one pass and no allocation: a sum of finite numbers is finite
+    unless it overflows, and only then (or when it is not finite) the elementwise test runs.
+    """
+    if bool(torch.isfinite(t.sum())):
+        return
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
 
 
 def check_n(n: int, min_n: int) -> None:

@@ -2,9 +2,11 @@
 
 ``pairwise(reps, metric)`` takes ``reps (M, n, p)`` — M members' representations of the same
 n probe inputs — and returns the M × M matrix plus the mean over off-diagonal pairs. Each
-built-in metric is computed for all pairs at once (one GEMM over the stacked members, batched
-SVDs over pairs); no metric is called M² times from Python. Loops that remain run over
-member chunks (≤ M iterations) to bound memory.
+built-in metric is computed for all pairs at once (GEMMs over the stacked members, batched
+SVDs over pairs); no metric function is called M² times. Loops that remain run over member
+chunks to bound memory; linear CKA runs one p × p product per pair (M(M+1)/2 GEMMs, each
+member centred once, its partners centred on the product), so it never holds more than one
+centred member: no more memory than the loop over pairs and about half its multiply-adds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from .cka import (
     _use_gram,
     centre_features,
     centre_gram,
+    constant_columns,
+    gram_of_columns,
     linear_cka,
     rbf_cka,
     rbf_gram,
@@ -121,7 +125,12 @@ def pairwise(
     if metric == "linear_cka" and kwargs.pop("debiased", False):
         metric = "debiased_cka"
     debiased = metric == "debiased_cka" or bool(kwargs.get("debiased", False))
-    R = as_stack(reps, min_n=4 if debiased else 3 if metric == "information_imbalance" else 2)
+    keep = metric in ("linear_cka", "debiased_cka")  # upcast member by member, not the stack
+    R = as_stack(
+        reps,
+        min_n=4 if debiased else 3 if metric == "information_imbalance" else 2,
+        dtype=None if keep else torch.float64,
+    )
     fn = _BATCHED[metric]
     mat = fn(R, **kwargs).cpu().numpy()
     return PairwiseResult(mat, _offdiag_mean(mat, info.symmetric), info.kind)
@@ -170,7 +179,7 @@ def cross_frobenius(Z: torch.Tensor) -> torch.Tensor:
     for a in range(0, M, chunk):
         b = min(M, a + chunk)
         G = flat[:, a * p : b * p].T @ flat[:, a * p :]  # (c·p, (M−a)·p)
-        blk = G.reshape(b - a, p, M - a, p).square().sum((1, 3))  # (c, M−a)
+        blk = G.square_().reshape(b - a, p, M - a, p).sum((1, 3))  # (c, M−a), in place
         out[a:b, a:] = blk
     iu = torch.triu_indices(M, M, 1, device=Z.device)
     out[iu[1], iu[0]] = out[iu[0], iu[1]]
@@ -184,17 +193,63 @@ def _gram_inner(K: torch.Tensor, L: torch.Tensor | None = None) -> torch.Tensor:
     return Kf @ Lf.T
 
 
+def centred_cross_frobenius(
+    R: torch.Tensor, debiased: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """‖Z_iᵀ Z_j‖²_F for all member pairs of the column-centred stack Z, never building Z.
+
+    ``R (M, n, p)`` may be any float dtype; everything is computed in float64. One member
+    at a time is centred into an ``(n, p)`` float64 buffer A = Z_i (exactly constant
+    columns zeroed, as :func:`centre_features`); its partners j > i stay uncentred and
+    the centring is applied to the small product instead:
+    Z_iᵀ Z_j = (Z_iᵀ R_j − (Z_iᵀ1) μ_jᵀ) D_j, with μ_j the column means of R_j and D_j
+    zeroing R_j's constant columns (exact algebra; Z_iᵀ1 is 0 up to rounding, so no
+    cancellation). The diagonal Z_iᵀZ_i is one symmetric product (syrk on the CPU). Members
+    run from last to first so D_j is known when it is needed. Extra memory: one member in
+    float64 plus p × p products — no more than the loop over pairs; time O(M² n p²)/2.
+
+    Returns the (M, M) matrix and, if ``debiased``, the squared row norms r_i = diag(Z_iZ_iᵀ)
+    as ``(M, n)`` (else None).
+    """
+    M, n, p = R.shape
+    f64 = torch.float64
+    S = torch.zeros(M, M, dtype=f64, device=R.device)
+    means = R.mean(1, dtype=f64)  # (M, p)
+    const = torch.zeros(M, p, dtype=torch.bool, device=R.device)
+    rows = torch.zeros(M, n, dtype=f64, device=R.device) if debiased else None
+    A = torch.empty(n, p, dtype=f64, device=R.device)
+    for i in range(M - 1, -1, -1):
+        torch.sub(R[i], means[i], out=A)
+        G = gram_of_columns(A)  # (p, p)
+        const[i] = constant_columns(R[i], means[i], torch.diagonal(G))
+        if bool(const[i].any()):
+            A.masked_fill_(const[i], 0.0)
+            G[const[i]] = 0.0
+            G[:, const[i]] = 0.0
+        S[i, i] = G.square_().sum()
+        if rows is not None:
+            rows[i] = torch.linalg.vector_norm(A, dim=1).square()
+        col_sums = A.sum(0)  # Z_iᵀ1, zero up to rounding
+        for j in range(i + 1, M):
+            G = A.T @ R[j].to(f64)
+            G -= torch.outer(col_sums, means[j])
+            G.masked_fill_(const[j], 0.0)
+            S[i, j] = S[j, i] = G.square_().sum()
+    return S, rows
+
+
 def _batched_linear_cka(
     R: torch.Tensor, debiased: bool = False, form: str = "auto"
 ) -> torch.Tensor:
     _, n, p = R.shape
-    Z = centre_features(R)  # (M, n, p)
     if _use_gram(n, p, p, form):  # type: ignore[arg-type]
+        Z = centre_features(R.to(torch.float64))  # (M, n, p)
         S = _gram_inner(Z @ Z.transpose(1, 2))  # (M, M)
-    else:
-        S = cross_frobenius(Z)  # (M, M)
-    if debiased:
         r = Z.square().sum(-1)  # (M, n)
+    else:
+        S, rows = centred_cross_frobenius(R, debiased)
+        r = rows if rows is not None else S  # r is unused when not debiased
+    if debiased:
         tot = r.sum(-1)  # (M,)
         S = S - n / (n - 2) * (r @ r.T) + tot[:, None] * tot[None, :] / ((n - 1) * (n - 2))
     return _ratio(S)
