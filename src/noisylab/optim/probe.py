@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from noisylab.checks import check_int, check_nonneg
+
 _EPS = 1e-12
 
 
@@ -32,7 +34,7 @@ def _scale(ts: Sequence[torch.Tensor], s: torch.Tensor, ensemble: bool) -> list[
     return out
 
 
-def _check_params(params: Sequence[torch.Tensor], ensemble: bool) -> None:
+def _member_params(params: Sequence[torch.Tensor], ensemble: bool) -> None:
     if not params:
         raise ValueError("params is empty; pass the model's parameters")
     if ensemble:
@@ -81,9 +83,8 @@ def top_hessian_eigenvalue(
         (M,) eigenvalues (M = 1 without ``ensemble``).
     """
     params = list(params)
-    _check_params(params, ensemble)
-    if iters < 1:
-        raise ValueError(f"iters must be >= 1, got {iters}")
+    _member_params(params, ensemble)
+    check_int("iters", iters)
     loss = loss_fn()
     grads = torch.autograd.grad(loss.sum(), params, create_graph=True)
     gen = torch.Generator().manual_seed(int(seed))
@@ -135,11 +136,9 @@ def m_sharpness(
         (M,) mean loss increase (M = 1 without ``ensemble``).
     """
     params = list(params)
-    _check_params(params, ensemble)
-    if n_batches < 1:
-        raise ValueError(f"n_batches must be >= 1, got {n_batches}")
-    if not rho >= 0.0:
-        raise ValueError(f"rho must be >= 0, got {rho}")
+    _member_params(params, ensemble)
+    check_int("n_batches", n_batches)
+    rho = check_nonneg("rho", rho)
     total = torch.zeros(params[0].shape[0] if ensemble else 1, dtype=torch.float64)
     for i in range(n_batches):
         loss0 = loss_fn(i)
