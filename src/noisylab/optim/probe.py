@@ -34,7 +34,7 @@ def _scale(ts: Sequence[torch.Tensor], s: torch.Tensor, ensemble: bool) -> list[
     return out
 
 
-def _member_params(params: Sequence[torch.Tensor], ensemble: bool) -> None:
+def _check_params(params: Sequence[torch.Tensor], ensemble: bool) -> None:
     if not params:
         raise ValueError("params is empty; pass the model's parameters")
     if ensemble:
@@ -83,7 +83,7 @@ def top_hessian_eigenvalue(
         (M,) eigenvalues (M = 1 without ``ensemble``).
     """
     params = list(params)
-    _member_params(params, ensemble)
+    _check_params(params, ensemble)
     check_int("iters", iters)
     loss = loss_fn()
     grads = torch.autograd.grad(loss.sum(), params, create_graph=True)
@@ -136,7 +136,7 @@ def m_sharpness(
         (M,) mean loss increase (M = 1 without ``ensemble``).
     """
     params = list(params)
-    _member_params(params, ensemble)
+    _check_params(params, ensemble)
     check_int("n_batches", n_batches)
     rho = check_nonneg("rho", rho)
     total = torch.zeros(params[0].shape[0] if ensemble else 1, dtype=torch.float64)
