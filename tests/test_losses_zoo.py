@@ -424,7 +424,7 @@ def test_list_losses_shows_the_presets(cli, capsys, monkeypatch):
 @pytest.mark.parametrize(
     "call,exc,match",
     [
-        (lambda: L.get("gce", clamp=1.0), ValueError, "clamp must lie in"),
+        (lambda: L.get("gce", clamp=1.0), ValueError, "clamp must be in"),
         (lambda: L.get("ngce", clamp=-1e-7), ValueError, "clamp"),
         (lambda: L.get("focal", detach_focal="yes"), TypeError, "detach_focal"),
         (lambda: L.get("anorm", a=1.0), ValueError, "a must be > 1"),

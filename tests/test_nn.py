@@ -48,7 +48,7 @@ def test_member_seeds():
     assert member_seeds(None, [4, 9]) == [4, 9]
     with pytest.raises(ValueError, match="members=3 but 2 seeds"):
         member_seeds(3, [1, 2])
-    with pytest.raises(ValueError, match="members must be a positive int"):
+    with pytest.raises(ValueError, match="members must be an int >= 1, got 0"):
         member_seeds(0, 1)
     with pytest.raises(TypeError, match="seed"):
         member_seeds(2, 1.5)  # type: ignore[arg-type]

@@ -473,7 +473,7 @@ def test_pair_wrong_num_classes():
 
 
 def test_bad_num_classes_and_seed():
-    with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
+    with pytest.raises(ValueError, match="num_classes must be an int >= 2, got 1"):
         transition_matrix("symmetric", 1, 0.1)
     with pytest.raises(TypeError, match="seed"):
         corrupt_labels([0, 1], 2, "symmetric", 0.1, seed="a")  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """Shared argument checks: each constraint stated once, each error naming value and bound.
 
-The bottom layer (no numpy or torch import): every package may use it. Each check returns
+The bottom layer (no module-level numpy or torch import; the tensor checks import torch
+when called): every package may use it. Each check returns
 the value converted to its plain Python type, or raises ``ValueError``/``TypeError`` with a
 message naming the argument, what was expected and what was given.
 
@@ -24,7 +25,25 @@ import math
 import re
 from collections.abc import Iterable
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+class NotANumberError(TypeError, ValueError):
+    """A numeric argument that is not a real number.
+
+    Both a ``TypeError`` (the type is wrong) and a ``ValueError`` (a bad argument value), so
+    callers that turn bad configuration into a one-line ``ValueError`` message catch it too.
+    """
+
+
+def _real(name: str, value: object) -> float:
+    """``value`` as a float, or :class:`NotANumberError` if it is not a real number."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise NotANumberError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    return float(value)
 
 
 def check_int(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
@@ -55,7 +74,7 @@ def check_number(
 
     Raises
     ------
-    TypeError
+    NotANumberError
         If ``value`` is not a real number (bools excluded).
     ValueError
         If it is not finite or out of bounds; the message states the interval.
@@ -67,9 +86,7 @@ def check_number(
         ...
     ValueError: q must be a finite number in (0.0, 1.0], got 1.5
     """
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
+    v = _real(name, value)
     below = low is not None and (v < low or (low_open and v == low))
     above = high is not None and (v > high or (high_open and v == high))
     if not math.isfinite(v) or below or above:
@@ -133,3 +150,151 @@ def check_device(device: object) -> str:
     if not isinstance(device, str) or not _DEVICE.fullmatch(device):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
     return device
+
+
+def check_positive(
+    name: str, value: object, *, upper: float | None = None, closed: bool = False
+) -> float:
+    """A finite number ``> 0`` and, if ``upper`` is given, ``< upper`` (``<=`` if ``closed``).
+
+    Raises
+    ------
+    NotANumberError
+        If ``value`` is not a real number (a ``TypeError`` and a ``ValueError``).
+    ValueError
+        ``"{name} must be a finite number > 0, got ..."`` or ``"{name} must be < {upper}, ..."``.
+
+    Examples
+    --------
+    >>> check_positive("q", 0.7, upper=1.0, closed=True)
+    0.7
+    >>> check_positive("q", 0)
+    Traceback (most recent call last):
+        ...
+    ValueError: q must be a finite number > 0, got 0.0
+    """
+    v = _real(name, value)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {v}")
+    if upper is not None and (v > upper or (v == upper and not closed)):
+        raise ValueError(f"{name} must be {'<=' if closed else '<'} {upper}, got {v}")
+    return v
+
+
+def check_nonneg(name: str, value: object) -> float:
+    """A finite number ``>= 0``.
+
+    Examples
+    --------
+    >>> check_nonneg("rho", -0.1)
+    Traceback (most recent call last):
+        ...
+    ValueError: rho must be a finite number >= 0, got -0.1
+    """
+    v = _real(name, value)
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return v
+
+
+def check_probability(
+    name: str, value: object, *, low_open: bool = False, high_open: bool = False
+) -> float:
+    """A number in the unit interval, ``[0, 1]`` unless an end is open.
+
+    Raises
+    ------
+    NotANumberError
+        If ``value`` is not a real number (a ``TypeError`` and a ``ValueError``).
+    ValueError
+        ``"{name} must be in [0, 1], got ..."`` with the interval's actual brackets.
+
+    Examples
+    --------
+    >>> check_probability("theta", 1.0, low_open=True)
+    1.0
+    >>> check_probability("rate", 1.0, high_open=True)
+    Traceback (most recent call last):
+        ...
+    ValueError: rate must be in [0, 1), got 1.0
+    """
+    v = _real(name, value)
+    if not (0.0 < v if low_open else 0.0 <= v) or not (v < 1.0 if high_open else v <= 1.0):
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {left}0, 1{right}, got {v}")
+    return v
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` if it is ``True`` or ``False`` (not merely truthy).
+
+    Examples
+    --------
+    >>> check_flag("detach", 1)
+    Traceback (most recent call last):
+        ...
+    TypeError: detach must be True or False, got 1
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_logits(logits: object, name: str = "logits") -> torch.Tensor:
+    """A floating tensor of class scores shaped ``(B, K)`` or ``(M, B, K)`` with ``K >= 2``.
+
+    Raises
+    ------
+    TypeError
+        If it is not a floating-point ``torch.Tensor``.
+    ValueError
+        If it has fewer than 2 dims or fewer than 2 classes; the message gives the shape.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_logits(torch.zeros(4, 1))
+    Traceback (most recent call last):
+        ...
+    ValueError: logits must be shaped (B, K) or (M, B, K) with K >= 2, got (4, 1)
+    """
+    import torch
+
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {logits.dtype}")
+    if logits.dim() < 2 or logits.shape[-1] < 2:
+        raise ValueError(
+            f"{name} must be shaped (B, K) or (M, B, K) with K >= 2, got {tuple(logits.shape)}"
+        )
+    return logits
+
+
+def check_class_labels(name: str, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """An integer tensor of class indices in ``[0, num_classes)``, returned as int64.
+
+    Raises
+    ------
+    TypeError
+        If the dtype is floating, complex or bool.
+    ValueError
+        ``"{name} must lie in [0, K); got values from lo to hi"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_class_labels("y", torch.tensor([0, 3]), 3)
+    Traceback (most recent call last):
+        ...
+    ValueError: y must lie in [0, 3); got values from 0 to 3
+    """
+    import torch
+
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer class labels, got dtype {labels.dtype}")
+    if labels.numel():
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"{name} must lie in [0, {num_classes}); got values from {lo} to {hi}")
+    return labels.long()

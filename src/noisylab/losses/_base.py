@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from noisylab.checks import check_choice, check_logits
 from noisylab.registry import Registry
 
 #: name → loss class (an ``nn.Module`` subclass); metadata: ``params`` (defaults, read from
@@ -104,69 +105,6 @@ def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "sum":
         return loss.sum()
     raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-
-
-def check_reduction(reduction: str) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    return reduction
-
-
-def check_logits(logits: Any) -> torch.Tensor:
-    """Logits must be a floating tensor with at least 2 dims: (B, K) or (M, B, K), K ≥ 2."""
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
-    if not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
-    if logits.dim() < 2 or logits.shape[-1] < 2:
-        raise ValueError(
-            f"logits must be shaped (B, K) or (M, B, K) with K >= 2, got {tuple(logits.shape)}"
-        )
-    return logits
-
-
-def check_positive(name: str, value: float, *, upper: float | None = None, closed: bool = False):
-    """Validate a scalar hyper-parameter: finite, > 0, and ≤ ``upper`` (or < if not closed)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    if upper is not None and (value > upper or (value == upper and not closed)):
-        op = "<=" if closed else "<"
-        raise ValueError(f"{name} must be {op} {upper}, got {value}")
-    return value
-
-
-def check_nonneg(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
-def check_unit(name: str, value: float) -> float:
-    """A weight in [0, 1]."""
-    value = check_nonneg(name, value)
-    if value > 1:
-        raise ValueError(f"{name} must lie in [0, 1], got {value}")
-    return value
-
-
-def check_clamp(value: float) -> float:
-    """The peers' probability clamp: 0 (off) or a floor in (0, 1)."""
-    value = check_nonneg("clamp", value)
-    if value >= 1:
-        raise ValueError(f"clamp must lie in [0, 1), got {value}")
-    return value
-
-
-def check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _label_range_error(labels: torch.Tensor, k: int) -> ValueError | None:
@@ -385,7 +323,7 @@ class Loss(nn.Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = check_reduction(reduction)
+        self.reduction = check_choice("reduction", reduction, REDUCTIONS)
 
     @abstractmethod
     def terms(self, v: View) -> torch.Tensor:

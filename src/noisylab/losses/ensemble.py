@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from noisylab.losses._base import Loss, check_reduction, reduce
+from noisylab.checks import check_choice
+from noisylab.losses._base import REDUCTIONS, Loss, reduce
 
 
 class PerMember(nn.Module):
@@ -64,7 +65,7 @@ class PerMember(nn.Module):
         self.counts = [int(c) for c in counts]
         self.members = sum(self.counts)
         self._params = list(params) if params is not None else []
-        self.reduction = check_reduction(reduction)
+        self.reduction = check_choice("reduction", reduction, REDUCTIONS)
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if logits.dim() != 3 or logits.shape[0] != self.members:

@@ -21,13 +21,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from noisylab.checks import check_choice, check_logits, check_positive
 from noisylab.losses._base import (
     LOSSES,
+    REDUCTIONS,
     Loss,
     View,
-    check_logits,
-    check_positive,
-    check_reduction,
     normalize_logits,
     register,
 )
@@ -146,14 +145,14 @@ def symmetrize(loss: LossLike, *, reduction: str = "mean", **params: Any) -> Sym
     >>> torch.allclose(sym(z, torch.tensor([0, 1, 2, 0])), z.mean(-1) - z[range(4), [0, 1, 2, 0]])
     True
     """
-    return Symmetrized(loss, reduction=check_reduction(reduction), **params)
+    return Symmetrized(loss, reduction=check_choice("reduction", reduction, REDUCTIONS), **params)
 
 
 def decompose(
     loss: LossLike, *, reduction: str = "mean", **params: Any
 ) -> tuple[Symmetrized, ClassInsensitive]:
     """Split ``loss`` into (symmetric part, class-insensitive part) whose sum is ``loss``."""
-    check_reduction(reduction)
+    check_choice("reduction", reduction, REDUCTIONS)
     return (
         Symmetrized(loss, reduction=reduction, **params),
         ClassInsensitive(loss, reduction=reduction, **params),

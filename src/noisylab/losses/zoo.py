@@ -26,14 +26,10 @@ from collections.abc import Sequence
 
 import torch
 
+from noisylab.checks import check_flag, check_nonneg, check_positive, check_probability
 from noisylab.losses._base import (
     Loss,
     View,
-    check_clamp,
-    check_flag,
-    check_nonneg,
-    check_positive,
-    check_unit,
     default_of,
     reduce,
     register,
@@ -237,7 +233,7 @@ class GCE(Loss):
     def __init__(self, q: float = 0.7, clamp: float = 0.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.q = check_positive("q", q, upper=1.0, closed=True)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return _gce(v, self.q, self.clamp)
@@ -261,7 +257,7 @@ class RCE(Loss):
         super().__init__(reduction)
         self.min_prob = check_positive("min_prob", min_prob, upper=1.0)
         self.scale = check_positive("scale", scale)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return scaled(_rce(v, self.min_prob, self.clamp), self.scale)
@@ -293,7 +289,7 @@ class SCE(Loss):
         self.alpha = check_nonneg("alpha", alpha)
         self.beta = check_nonneg("beta", beta)
         self.min_prob = check_positive("min_prob", min_prob, upper=1.0)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return self.alpha * _ce(v) + self.beta * _rce(v, self.min_prob, self.clamp)
@@ -377,7 +373,7 @@ class LabelSmoothing(Loss):
 
     def __init__(self, epsilon: float = 0.1, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.epsilon = check_unit("epsilon", epsilon)
+        self.epsilon = check_probability("epsilon", epsilon)
 
     def terms(self, v: View) -> torch.Tensor:
         mean = v.logp_all.mean(-1, keepdim=True)  # the full log-softmax first, then gather
@@ -395,7 +391,7 @@ class BootstrapSoft(Loss):
 
     def __init__(self, beta: float = 0.95, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.beta = check_unit("beta", beta)
+        self.beta = check_probability("beta", beta)
 
     def terms(self, v: View) -> torch.Tensor:
         lp = v.logp_all  # before p_all, so that p_all = exp(lp)
@@ -409,7 +405,7 @@ class BootstrapHard(Loss):
 
     def __init__(self, beta: float = 0.8, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.beta = check_unit("beta", beta)
+        self.beta = check_probability("beta", beta)
 
     def terms(self, v: View) -> torch.Tensor:
         top = v.logp_all.max(-1, keepdim=True).values
@@ -471,7 +467,7 @@ class NGCE(Loss):
         super().__init__(reduction)
         self.q = check_positive("q", q, upper=1.0, closed=True)
         self.scale = check_positive("scale", scale)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return scaled(_ngce(v, self.q, self.clamp), self.scale)
@@ -537,7 +533,7 @@ class NRCE(Loss):
     def __init__(self, scale: float = 1.0, clamp: float = 0.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.scale = check_positive("scale", scale)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return scaled(_nrce(v, self.clamp), self.scale)
@@ -567,7 +563,7 @@ class NCEandRCE(_Pair):
         reduction: str = "mean",
     ) -> None:
         super().__init__(alpha, beta, reduction)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return self.alpha * _nce(v) + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
@@ -629,7 +625,7 @@ class NFLandRCE(_NFLPair):
         reduction: str = "mean",
     ) -> None:
         super().__init__(alpha, beta, gamma, detach_focal, reduction)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return self.first(v) + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
@@ -688,7 +684,7 @@ class _QPair(_Pair):
     def __init__(self, alpha: float, beta: float, q: float, clamp: float, reduction: str) -> None:
         super().__init__(alpha, beta, reduction)
         self.q = check_positive("q", q, upper=1.0, closed=True)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
 
 @register("gce+mae", symmetric=False)
@@ -834,7 +830,7 @@ class MAEandRCE(_Pair):
         reduction: str = "mean",
     ) -> None:
         super().__init__(alpha, beta, reduction)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return self.alpha * _mae(v) + self.beta * _rce(v, _RCE_MIN_PROB, self.clamp)
@@ -934,7 +930,7 @@ class ANorm(Loss):
         self.a = _check_a_above_one(a, "ANorm")
         self.p = check_positive("p", p, upper=1.0, closed=True)
         self.scale = check_positive("scale", scale)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
     def terms(self, v: View) -> torch.Tensor:
         return scaled(_anorm(v, self.a, self.p, self.clamp), self.scale)
@@ -947,7 +943,7 @@ class _ANormPair(_Pair):
         super().__init__(alpha, beta, reduction)
         self.a = _check_a_above_one(a, "ANorm")
         self.p = check_positive("p", p, upper=1.0, closed=True)
-        self.clamp = check_clamp(clamp)
+        self.clamp = check_probability("clamp", clamp, high_open=True)
 
 
 @register("nce+anorm", symmetric=False)

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from noisylab.checks import check_choice
 from noisylab.modular.fourier import (
-    _check_op,
+    OPS,
     dominant_frequency,
     from_group_basis,
     group_order,
@@ -128,7 +129,7 @@ def frequency_extract(
     >>> bool(torch.allclose(g.U + r.U, net.U))
     True
     """
-    _check_op(op)
+    check_choice("op", op, OPS)
     return _member_split(model, op, keep_mu)
 
 
@@ -335,7 +336,7 @@ def cosine_network(
     ModularMLP
         One member, width len(freqs)·K², activation ``square``, μ = 0.
     """
-    _check_op(op)
+    check_choice("op", op, OPS)
     if phases < 3:
         raise ValueError(f"phases must be >= 3 for the 2φ terms to cancel, got {phases!r}")
     L = group_order(p, op)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from noisylab.checks import check_choice
+
 OPS = ("add", "sub", "mul")
 
 
@@ -29,12 +31,6 @@ def _as_array(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
-
-
-def _check_op(op: str) -> str:
-    if op not in OPS:
-        raise ValueError(f"op must be one of {OPS}, got {op!r}")
-    return op
 
 
 def is_prime(p: int) -> bool:
@@ -116,7 +112,7 @@ def discrete_log_table(p: int, g: int | None = None) -> np.ndarray:
 
 def group_order(p: int, op: str) -> int:
     """Length L of the Fourier basis: P for add/sub, P − 1 for mul."""
-    return p - 1 if _check_op(op) == "mul" else p
+    return p - 1 if check_choice("op", op, OPS) == "mul" else p
 
 
 def to_group_basis(x: Any, p: int, op: str) -> np.ndarray:
@@ -128,7 +124,7 @@ def to_group_basis(x: Any, p: int, op: str) -> np.ndarray:
     x = _as_array(x)
     if x.shape[-1] != p:
         raise ValueError(f"expected a last axis of length P={p}, got shape {x.shape}")
-    if _check_op(op) != "mul":
+    if check_choice("op", op, OPS) != "mul":
         return x
     g = primitive_root(p)
     powers = np.array([pow(g, k, p) for k in range(p - 1)], dtype=np.int64)  # (P-1,)
@@ -138,7 +134,7 @@ def to_group_basis(x: Any, p: int, op: str) -> np.ndarray:
 def from_group_basis(y: Any, p: int, op: str, fill: Any = None) -> np.ndarray:
     """Inverse of :func:`to_group_basis`; for mul residue 0 takes ``fill`` (default 0)."""
     y = _as_array(y)
-    if _check_op(op) != "mul":
+    if check_choice("op", op, OPS) != "mul":
         return y
     if y.shape[-1] != p - 1:
         raise ValueError(f"expected a last axis of length P-1={p - 1}, got shape {y.shape}")
@@ -282,7 +278,7 @@ def phase_residual(u: Any, v: Any, w: Any, freq: Any = None, op: str = "add") ->
         Frequency per neuron (default :func:`dominant_frequency`).
     op : {'add', 'sub', 'mul'}
     """
-    _check_op(op)
+    check_choice("op", op, OPS)
     if freq is None:
         freq = dominant_frequency(u, v, w)
     pa, pb, pc = phases(u, freq), phases(v, freq), phases(w, freq)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from noisylab.checks import check_int
 from noisylab.modular.fourier import group_order, to_group_basis
 from noisylab.nn import MODELS, EnsembleModule, MemberInit
-from noisylab.nn.base import check_positive_int
 
 
 def reverse_relu(x: torch.Tensor) -> torch.Tensor:
@@ -96,8 +96,8 @@ class ModularMLP(EnsembleModule):
         self.seeds = [int(s) for s in seeds]
         if not self.seeds:
             raise ValueError("seeds is empty; expected one seed per member")
-        self.p = check_positive_int("p", p, minimum=2)
-        self.width = check_positive_int("width", width)
+        self.p = check_int("p", p, minimum=2)
+        self.width = check_int("width", width)
         self.activation = activation
         get_activation(activation)
         if not isinstance(init_scale, int | float) or not init_scale > 0:

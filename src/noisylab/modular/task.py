@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from noisylab.checks import check_choice, check_int, check_probability
 from noisylab.data.dataset import Dataset
 from noisylab.modular.fourier import OPS, is_prime
 
@@ -67,13 +68,11 @@ class ModularTask:
 
 def check_p(p: object, op: str) -> int:
     """Validate the modulus: an int ≥ 2, prime for multiplication."""
-    if op not in OPS:
-        raise ValueError(f"op must be one of {OPS}, got {op!r}")
-    if isinstance(p, bool) or not isinstance(p, int | np.integer) or int(p) < 2:
-        raise ValueError(f"P must be an int >= 2, got {p!r}")
-    if op == "mul" and not is_prime(int(p)):
+    check_choice("op", op, OPS)
+    p = check_int("P", p, minimum=2)
+    if op == "mul" and not is_prime(p):
         raise ValueError(f"P must be prime for op='mul' (Z_P^× is then a group), got {p!r}")
-    return int(p)
+    return p
 
 
 def all_pairs(p: int, op: str = "add") -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,10 +125,8 @@ def corrupt(
     mask : Tensor (n,) bool
         ``noisy != labels``.
     """
-    if kind not in NOISE_KINDS:
-        raise ValueError(f"noise kind must be one of {list(NOISE_KINDS)}, got {kind!r}")
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
-        raise ValueError(f"noise rate must be a number in [0, 1], got {rate!r}")
+    check_choice("noise kind", kind, NOISE_KINDS)
+    rate = check_probability("noise rate", rate)
     y = torch.as_tensor(labels, dtype=torch.int64).clone()
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= p):
         raise ValueError(f"labels must lie in [0, {p}), got range [{int(y.min())}, {int(y.max())}]")
@@ -184,8 +181,7 @@ def make_task(
     (torch.Size([39, 2]), 0.5128205128205128)
     """
     p = check_p(p, op)
-    if not isinstance(train_fraction, int | float) or not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"train_fraction must lie in (0, 1), got {train_fraction!r}")
+    check_probability("train_fraction", train_fraction, low_open=True, high_open=True)
     x, y = all_pairs(p, op)
     n = len(y)
     n_train = round(train_fraction * n)

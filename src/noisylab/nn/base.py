@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from noisylab.checks import check_int
 from noisylab.registry import Registry
 
 #: name → model constructor ``ctor(seeds: list[int], **kwargs) -> EnsembleModule``;
@@ -43,7 +44,7 @@ def member_seeds(members: int | None, seed: int | Sequence[int]) -> list[int]:
         raise TypeError(f"seed must be an int or a list of ints, got {seed!r}")
     if isinstance(seed, Integral):
         m = 1 if members is None else members
-        seeds = [int(seed) + i for i in range(_check_members(m))]
+        seeds = [int(seed) + i for i in range(check_int("members", m))]
     else:
         seeds = list(seed)
         for s in seeds:
@@ -52,22 +53,9 @@ def member_seeds(members: int | None, seed: int | Sequence[int]) -> list[int]:
         seeds = [int(s) for s in seeds]
         if not seeds:
             raise ValueError("seed list is empty; expected one seed per member")
-        if members is not None and _check_members(members) != len(seeds):
+        if members is not None and check_int("members", members) != len(seeds):
             raise ValueError(f"members={members} but {len(seeds)} seeds were given: {seeds}")
     return seeds
-
-
-def _check_members(members: object) -> int:
-    if isinstance(members, bool) or not isinstance(members, Integral) or int(members) < 1:
-        raise ValueError(f"members must be a positive int, got {members!r}")
-    return int(members)
-
-
-def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` naming ``name`` and the bound."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class MemberInit:

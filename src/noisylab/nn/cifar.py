@@ -37,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noisylab.nn.base import MODELS, EnsembleModule, MemberInit, check_positive_int
+from noisylab.checks import check_int
+from noisylab.nn.base import MODELS, EnsembleModule, MemberInit
 from noisylab.nn.conv import _grouped_to_members, _to_groups
 
 INITS = ("torch", "kaiming")
@@ -204,11 +205,11 @@ class ResNet(EnsembleModule):
         self.seeds = list(seeds)
         m = self.members
         self.init = _check_init(init)
-        self.in_channels = check_positive_int("in_channels", in_channels)
-        self.image_size = check_positive_int("image_size", image_size, minimum=8)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.width = check_positive_int("width", width)
-        self.blocks = [check_positive_int("blocks", b) for b in blocks]
+        self.in_channels = check_int("in_channels", in_channels)
+        self.image_size = check_int("image_size", image_size, minimum=8)
+        self.out_features = check_int("out_features", out_features)
+        self.width = check_int("width", width)
+        self.blocks = [check_int("blocks", b) for b in blocks]
         if not self.blocks:
             raise ValueError("blocks must name at least one stage, got an empty sequence")
         self.preact = bool(preact)
@@ -305,15 +306,15 @@ class CNN8(EnsembleModule):
         self.seeds = list(seeds)
         m = self.members
         self.init = _check_init(init)
-        self.in_channels = check_positive_int("in_channels", in_channels)
-        self.image_size = check_positive_int("image_size", image_size, minimum=8)
+        self.in_channels = check_int("in_channels", in_channels)
+        self.image_size = check_int("image_size", image_size, minimum=8)
         if self.image_size % 8:
             raise ValueError(f"image_size must be divisible by 8, got {image_size}")
-        self.out_features = check_positive_int("out_features", out_features)
-        self.channels = [check_positive_int("channels", c) for c in channels]
+        self.out_features = check_int("out_features", out_features)
+        self.channels = [check_int("channels", c) for c in channels]
         if len(self.channels) != 3:
             raise ValueError(f"channels must hold three filter counts, got {list(channels)}")
-        self.hidden = check_positive_int("hidden", hidden)
+        self.hidden = check_int("hidden", hidden)
         c, s = self.in_channels, self.image_size
         self.input_shapes = [(c, s, s), (c * s * s,)]
         draw = MemberInit(self.seeds)

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from noisylab.nn.base import MODELS, EnsembleModule, MemberInit, check_positive_int
+from noisylab.checks import check_int
+from noisylab.nn.base import MODELS, EnsembleModule, MemberInit
 from noisylab.nn.base import activation as get_activation
 
 
@@ -71,10 +72,10 @@ class CNN1d(EnsembleModule):
     ) -> None:
         super().__init__()
         self.seeds = list(seeds)
-        self.length = check_positive_int("length", length)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.in_channels = check_positive_int("in_channels", in_channels)
-        self.channels = check_positive_int("channels", channels)
+        self.length = check_int("length", length)
+        self.out_features = check_int("out_features", out_features)
+        self.in_channels = check_int("in_channels", in_channels)
+        self.channels = check_int("channels", channels)
         self.act = get_activation(activation)
         self.activation_name = activation
         shapes: list[tuple[int, ...]] = [(self.in_channels, self.length)]
@@ -155,16 +156,16 @@ class CNN2d(EnsembleModule):
     ) -> None:
         super().__init__()
         self.seeds = list(seeds)
-        self.in_channels = check_positive_int("in_channels", in_channels)
+        self.in_channels = check_int("in_channels", in_channels)
         if isinstance(image_size, int):
             image_size = (image_size, image_size)
-        hw = tuple(check_positive_int("image_size", s) for s in image_size)
+        hw = tuple(check_int("image_size", s) for s in image_size)
         if len(hw) != 2:
             raise ValueError(f"image_size must be an int or (height, width), got {image_size!r}")
         self.image_size: tuple[int, int] = (hw[0], hw[1])
-        self.out_features = check_positive_int("out_features", out_features)
-        self.channels = [check_positive_int("channels", c) for c in channels]
-        self.hidden = check_positive_int("hidden", hidden)
+        self.out_features = check_int("out_features", out_features)
+        self.channels = [check_int("channels", c) for c in channels]
+        self.hidden = check_int("hidden", hidden)
         self.act = get_activation(activation)
         self.activation_name = activation
         c, (h, w) = self.in_channels, self.image_size

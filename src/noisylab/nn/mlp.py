@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from noisylab.checks import check_int
 from noisylab.nn.base import (
     MODELS,
     EnsembleModule,
     MemberInit,
-    check_positive_int,
 )
 from noisylab.nn.base import activation as get_activation
 
@@ -99,10 +99,10 @@ class MLP(EnsembleModule):
     ) -> None:
         super().__init__()
         self.seeds = list(seeds)
-        self.in_features = check_positive_int("in_features", in_features)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.width = check_positive_int("width", width)
-        self.depth = check_positive_int("depth", depth, minimum=0)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
+        self.width = check_int("width", width)
+        self.depth = check_int("depth", depth, minimum=0)
         self.activation_name = activation
         self.act = get_activation(activation)
         self._inplace = activation == "relu"
@@ -220,9 +220,9 @@ class Linear2(EnsembleModule):
     ) -> None:
         super().__init__()
         self.seeds = list(seeds)
-        self.in_features = check_positive_int("in_features", in_features)
-        self.out_features = check_positive_int("out_features", out_features)
-        self.width = check_positive_int("width", width)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
+        self.width = check_int("width", width)
         if not isinstance(init_scale, int | float) or not init_scale > 0:
             raise ValueError(f"init_scale must be a positive number, got {init_scale!r}")
         self.init_scale = float(init_scale)

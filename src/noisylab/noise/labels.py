@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from noisylab.checks import check_int, check_registered
 from noisylab.noise.transition import (
-    check_kind,
-    check_num_classes,
+    NOISE_KINDS,
     check_rate,
     pair_map,
     transition_matrix,
@@ -332,8 +332,8 @@ def corrupt_labels(
     >>> r.realized_rate
     0.3
     """
-    kind = check_kind(kind)
-    k = check_num_classes(num_classes)
+    kind = check_registered("noise kind", kind, NOISE_KINDS)
+    k = check_int("num_classes", num_classes, minimum=2)
     y = check_labels(labels, k)
     mode = _check_exact(exact)
     rng = as_rng(seed)
@@ -405,7 +405,7 @@ def empirical_transition(
     >>> empirical_transition([0, 0, 1, 1], [0, 1, 1, 1], 2).tolist()
     [[0.5, 0.5], [0.0, 1.0]]
     """
-    k = check_num_classes(num_classes)
+    k = check_int("num_classes", num_classes, minimum=2)
     y = check_labels(clean, k)
     z = check_labels(noisy, k)
     if y.shape != z.shape:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisylab.checks import check_int, check_probability, check_registered
+
 #: kind → one-line description (read by ``noisylab list noise``).
 NOISE_KINDS: dict[str, str] = {
     "none": "no noise: T = I",
@@ -106,33 +108,13 @@ _PAIR_FIXED_K: dict[str, tuple[dict[int, int], int]] = {
 }
 
 
-def check_kind(kind: object) -> str:
-    """Return ``kind`` if it is a known noise kind, else raise ``ValueError`` listing them."""
-    if not isinstance(kind, str) or kind not in NOISE_KINDS:
-        raise ValueError(f"unknown noise kind {kind!r}; known: {', '.join(NOISE_KINDS)}")
-    return kind
-
-
-def check_num_classes(num_classes: object) -> int:
-    """Validate K (an integer ≥ 2)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
-        raise TypeError(f"num_classes must be an int >= 2, got {num_classes!r}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    return int(num_classes)
-
-
 def check_rate(kind: str, num_classes: int, rate: object) -> float:
     """Validate the noise rate η ∈ [0, 1); symmetric noise also needs η < (K − 1)/K.
 
     At η = (K − 1)/K a symmetric T has equal entries everywhere and the clean class can no
     longer be identified from the noisy one (Ma et al. 2020, §3), so it is rejected.
     """
-    if isinstance(rate, bool) or not isinstance(rate, int | float | np.integer | np.floating):
-        raise TypeError(f"noise rate must be a number in [0, 1), got {rate!r}")
-    r = float(rate)
-    if not (0.0 <= r < 1.0):
-        raise ValueError(f"noise rate must be in [0, 1), got {rate!r}")
+    r = check_probability("noise rate", rate, high_open=True)
     if kind == "symmetric" and r >= (num_classes - 1) / num_classes:
         raise ValueError(
             f"symmetric noise rate must be < (K-1)/K = {(num_classes - 1) / num_classes:.4g} "
@@ -215,8 +197,8 @@ def transition_matrix(
     >>> transition_matrix("symmetric", 3, 0.3).round(2).tolist()
     [[0.7, 0.15, 0.15], [0.15, 0.7, 0.15], [0.15, 0.15, 0.7]]
     """
-    kind = check_kind(kind)
-    k = check_num_classes(num_classes)
+    kind = check_registered("noise kind", kind, NOISE_KINDS)
+    k = check_int("num_classes", num_classes, minimum=2)
     if kind == "instance":
         raise ValueError(
             "instance-dependent noise has no single transition matrix; use corrupt_labels"

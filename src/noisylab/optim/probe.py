@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from noisylab.checks import check_int, check_nonneg
+
 _EPS = 1e-12
 
 
@@ -82,8 +84,7 @@ def top_hessian_eigenvalue(
     """
     params = list(params)
     _check_params(params, ensemble)
-    if iters < 1:
-        raise ValueError(f"iters must be >= 1, got {iters}")
+    check_int("iters", iters)
     loss = loss_fn()
     grads = torch.autograd.grad(loss.sum(), params, create_graph=True)
     gen = torch.Generator().manual_seed(int(seed))
@@ -136,10 +137,8 @@ def m_sharpness(
     """
     params = list(params)
     _check_params(params, ensemble)
-    if n_batches < 1:
-        raise ValueError(f"n_batches must be >= 1, got {n_batches}")
-    if not rho >= 0.0:
-        raise ValueError(f"rho must be >= 0, got {rho}")
+    check_int("n_batches", n_batches)
+    rho = check_nonneg("rho", rho)
     total = torch.zeros(params[0].shape[0] if ensemble else 1, dtype=torch.float64)
     for i in range(n_batches):
         loss0 = loss_fn(i)

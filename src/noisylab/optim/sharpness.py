@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from noisylab.checks import check_nonneg, check_probability
+
 Closure = Callable[[], torch.Tensor]
 _EPS = 1e-12  # added to ‖T v‖ so that a zero gradient gives ε = 0 instead of NaN
 
@@ -74,22 +76,6 @@ def disable_running_stats(model: nn.Module) -> Iterator[None]:
     finally:
         for m, flag in saved:
             setattr(m, "track_running_stats", flag)  # noqa: B010
-
-
-def _check_rho(rho: Any) -> float:
-    if isinstance(rho, bool) or not isinstance(rho, int | float):
-        raise ValueError(f"rho must be a number >= 0, got {rho!r}")
-    if not rho >= 0.0 or rho == float("inf"):
-        raise ValueError(f"rho must be finite and >= 0, got {rho}")
-    return float(rho)
-
-
-def _check_unit(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {value}")
-    return float(value)
 
 
 def _resolve_base(base: Any, groups: list[dict], base_kwargs: dict[str, Any]) -> Any:
@@ -242,7 +228,7 @@ class SAM(torch.optim.Optimizer):
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
-        defaults = {"rho": _check_rho(rho), "ensemble": False, **self._rule_defaults()}
+        defaults = {"rho": check_nonneg("rho", rho), "ensemble": False, **self._rule_defaults()}
         if isinstance(eta, bool) or not isinstance(eta, int | float) or not 0.0 <= eta < math.inf:
             raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
         if rescale not in RESCALE_RULES:
@@ -279,7 +265,7 @@ class SAM(torch.optim.Optimizer):
         return {}
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        _check_rho(group["rho"])
+        check_nonneg("rho", group["rho"])
         if group["ensemble"]:
             for p in group["params"]:
                 if p.dim() == 0:
@@ -727,7 +713,7 @@ class VaSSO(SAM):
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
-        self._theta = _check_unit("theta", theta)
+        self._theta = check_probability("theta", theta, low_open=True)
         super().__init__(
             params,
             base,
@@ -745,7 +731,7 @@ class VaSSO(SAM):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_unit("theta", group["theta"])
+        check_probability("theta", group["theta"], low_open=True)
 
     def _directions(
         self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]
@@ -788,7 +774,7 @@ class FriendlySAM(SAM):
         track: bool | DirectionTracker = False,
         **base_kwargs: Any,
     ) -> None:
-        self._theta = _check_unit("theta", theta)
+        self._theta = check_probability("theta", theta, low_open=True)
         if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0.0 <= sigma <= 1.0:
             raise ValueError(f"sigma must be in [0, 1], got {sigma!r}")
         self._sigma = float(sigma)
@@ -809,7 +795,7 @@ class FriendlySAM(SAM):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_unit("theta", group["theta"])
+        check_probability("theta", group["theta"], low_open=True)
 
     def _directions(
         self, group: dict, params: list[torch.Tensor], grads: list[torch.Tensor]

@@ -34,6 +34,7 @@ from torch import nn
 
 from noisylab import losses as losses_mod
 from noisylab import optim as optim_mod
+from noisylab.checks import check_class_labels, check_int
 from noisylab.data.dataset import Dataset
 from noisylab.train.history import History
 from noisylab.train.schedules import make_schedule
@@ -111,16 +112,6 @@ def _per_member(
     )
 
 
-def _check_class_labels(y: torch.Tensor, k: int, name: str) -> torch.Tensor:
-    if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
-        raise TypeError(f"{name} must be integer class labels, got dtype {y.dtype}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= k):
-        raise ValueError(
-            f"{name} must lie in [0, {k}); got values from {int(y.min())} to {int(y.max())}"
-        )
-    return y.long()
-
-
 def _loss_module(
     loss: str | nn.Module | None, params: Mapping[str, Any] | None, task: str
 ) -> nn.Module:
@@ -136,12 +127,6 @@ def _loss_module(
             mod.reduction = "none"  # type: ignore[assignment]
         return mod
     raise TypeError(f"loss must be a registry name or an nn.Module, got {type(loss).__name__}")
-
-
-def _check_int(name: str, v: Any, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or int(v) < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
 
 
 def _mask_view(mask: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -312,10 +297,10 @@ def fit(
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a noisylab.data.Dataset, got {type(data).__name__}")
     m = _members_of(model)
-    epochs = _check_int("epochs", epochs, 1)
-    eval_every = _check_int("eval_every", eval_every, 1)
+    epochs = check_int("epochs", epochs)
+    eval_every = check_int("eval_every", eval_every)
     if checkpoint_every is not None:
-        checkpoint_every = _check_int("checkpoint_every", checkpoint_every, 1)
+        checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if clip_grad is not None and not (isinstance(clip_grad, int | float) and clip_grad > 0):
@@ -329,7 +314,7 @@ def fit(
     n = data.n_train
     if n == 0:
         raise ValueError("the training set is empty")
-    bs = n if batch_size is None else min(_check_int("batch_size", batch_size, 1), n)
+    bs = n if batch_size is None else min(check_int("batch_size", batch_size), n)
     model.to(dev)
 
     x_train = data.x_train.to(dev)
@@ -339,10 +324,10 @@ def fit(
     y_true = data.y_train.to(dev)  # (n,) or (n, out)
     if classification:
         k = int(data.num_classes or 0)
-        y_true = _check_class_labels(y_true, k, "data.y_train")
+        y_true = check_class_labels("data.y_train", y_true, k)
     y = _per_member(data.y_train if labels is None else labels, m, n, sample_ndim, "labels", dev)
     if classification:
-        y = _check_class_labels(y, k, "labels")  # (M, n)
+        y = check_class_labels("labels", y, k)  # (M, n)
     else:
         y = y.float()
     if noisy_mask is not None:
@@ -360,7 +345,7 @@ def fit(
         ex = _as_tensor(pair[0], f"eval_sets[{set_name!r}] x").to(dev)
         ey = _per_member(pair[1], m, len(ex), sample_ndim, f"eval_sets[{set_name!r}] y", dev)
         if classification:
-            ey = _check_class_labels(ey, k, f"eval_sets[{set_name!r}] y")
+            ey = check_class_labels(f"eval_sets[{set_name!r}] y", ey, k)
         extra[str(set_name)] = (ex, ey)
 
     loss_fn = _loss_module(loss, loss_params, task)
