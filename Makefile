@@ -53,6 +53,8 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/ensemble.py --quick --json
 	$(BIN)/python benchmarks/sam.py --quick --json
 	$(BIN)/python benchmarks/similarity.py --quick --json
+	$(BIN)/python benchmarks/losses.py --quick --json
+	$(BIN)/python benchmarks/feedback.py --quick --no-study --json
 
 docs: $(VENV)/.dev
 	$(BIN)/python docs/gen_api.py --out docs/api
