@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
-from noisylab.studies.base import check_keys
+from noisylab.studies.common import check_keys
 
 from .config import SETTINGS
 

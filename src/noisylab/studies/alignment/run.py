@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import member_rng
+from noisylab.studies.common import member_rng
 
 from .config import Config, mlp_parameters
 from .records import LinearResult, LinearUnit, MLPResult, MLPUnit, Unit, unit_from_dict

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from noisylab.studies.base import check_keys
+from noisylab.studies.common import check_keys
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import (
-    build_classifier,
-    jsonable,
-    load_for_model,
-    metric_rows,
-    nan_argmax,
-)
+from noisylab.studies.base import jsonable
+from noisylab.studies.common import build_classifier, load_for_model, metric_rows, nan_argmax
 
 from .config import RAW_UNHINGED, STORED_METRICS, Config
 from .records import Member, Unit, UnitResult, Variant

@@ -11,13 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import (
-    build_classifier,
-    jsonable,
-    load_for_model,
-    metric_rows,
-    nan_argmax,
-)
+from noisylab.studies.base import jsonable
+from noisylab.studies.common import build_classifier, load_for_model, metric_rows, nan_argmax
 
 from .config import STORED_METRICS, Config, parse_method
 from .records import Member, Unit, UnitResult
