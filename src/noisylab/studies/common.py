@@ -134,42 +134,44 @@ def metric_rows(hist: Any, names: Sequence[str], offset: int = 0) -> list[list[A
     return rows
 
 
-def load_for_model(dataset: str, model: str, *, seed: int, n_train: Any, n_test: Any) -> Any:
-    """Load ``dataset`` shaped for ``model`` (a channel axis for ``cnn1d``)."""
+def load_for_model(
+    dataset: str,
+    model: str,
+    *,
+    seed: int,
+    n_train: Any,
+    n_test: Any,
+    data_dir: str | None = None,
+    human_labels: bool = False,
+) -> Any:
+    """Load ``dataset`` shaped for ``model`` (a channel axis for ``cnn1d``).
+
+    ``data_dir`` is passed as ``path=`` (file datasets: npz, csv, cifar10/100, mnist from
+    files); ``human_labels`` loads CIFAR-N's labels for the human noise kinds.
+    """
     from noisylab import data
 
     kwargs: dict[str, Any] = {"channels": True} if model == "cnn1d" else {}
+    if data_dir is not None:
+        kwargs["path"] = data_dir
+    if human_labels:
+        kwargs["human_labels"] = True
     return data.load(dataset, seed=seed, n_train=n_train, n_test=n_test, **kwargs)
 
 
 def build_classifier(model: str, ds: Any, seeds: Sequence[int], *, width: int, depth: int) -> Any:
-    """An ensemble classifier for ``ds``, one member per seed: ``mlp`` or ``cnn1d``."""
-    import numpy as np
+    """An ensemble of registered model ``model`` for ``ds``, one member per seed.
 
+    The constructor arguments come from :func:`noisylab.train.recipe.model_kwargs`; a model
+    that cannot take the data's feature shape raises ``ValueError`` naming both.
+    """
     from noisylab import nn as nnl
+    from noisylab.train.recipe import model_kwargs
 
-    k = int(ds.num_classes)
-    if model == "mlp":
-        in_features = int(np.prod(ds.feature_shape))
-        return nnl.build(
-            "mlp",
-            members=len(seeds),
-            seed=list(seeds),
-            in_features=in_features,
-            out_features=k,
-            width=width,
-            depth=depth,
-        )
-    if model == "cnn1d":
-        return nnl.build(
-            "cnn1d",
-            members=len(seeds),
-            seed=list(seeds),
-            length=int(ds.feature_shape[-1]),
-            in_channels=int(ds.feature_shape[0]),
-            out_features=k,
-        )
-    raise ValueError(f"model must be 'mlp' or 'cnn1d', got {model!r}")
+    if ds.num_classes is None:
+        raise ValueError(f"a classifier needs a classification dataset; {ds.name} is regression")
+    kwargs = model_kwargs(model, tuple(ds.feature_shape), int(ds.num_classes), width, depth)
+    return nnl.build(model, members=len(seeds), seed=list(seeds), **kwargs)
 
 
 def mean_se(values: Iterable[Any]) -> tuple[float, float]:
@@ -282,3 +284,51 @@ def number_cell(v: float | None, spec: str, empty: str = "—") -> str:
     import math
 
     return format(v, spec) if v is not None and math.isfinite(v) else empty
+
+
+def expand_shorthands(data: Any) -> Any:
+    """A config's raw input with ``dataset``/``model`` spelled out: ``dataset`` → ``datasets =
+    [dataset]``, ``model`` → ``models = {d: model for d in datasets}`` (``mode="before"``)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    if data.get("dataset") is not None:
+        data["datasets"] = [data["dataset"]]
+    if data.get("model") is not None:
+        datasets = data.get("datasets") or ["mnist"]
+        data["models"] = {d: data["model"] for d in datasets}
+    return data
+
+
+def check_models(models: Mapping[str, str]) -> None:
+    """Raise ``ValueError`` if a model name of ``{dataset: model}`` is not registered."""
+    from noisylab.nn import MODELS
+
+    for ds, name in models.items():
+        if name not in MODELS.names():
+            raise ValueError(
+                f"model {name!r} (for dataset {ds!r}) is not a registered model; "
+                f"known: {', '.join(sorted(MODELS.names()))}"
+            )
+
+
+#: datasets read from files the loader finds under ``data_dir``.
+CIFAR = ("cifar10", "cifar100")
+
+
+def check_data_files(datasets: Sequence[str], data_dir: str | None, human: bool) -> None:
+    """Raise ``FileNotFoundError`` in one line naming the files a CIFAR run lacks in
+    ``data_dir`` (``human``: the CIFAR-N file too), before any work starts."""
+    from noisylab.data.cifar import missing_files
+
+    for name in datasets:
+        if name not in CIFAR:
+            continue
+        gone = missing_files(name, data_dir, human_labels=human)
+        if gone:
+            where = "no data_dir set" if data_dir is None else f"data_dir={data_dir!r}"
+            raise FileNotFoundError(
+                f"{name} needs {', '.join(gone)} in data_dir ({where}); pass "
+                f"--set data_dir=DIR with the python-version batches"
+                + (" and CIFAR-N's label file" if human else "")
+            )

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from noisylab.studies.base import StudyConfig
+from noisylab.studies.common import check_models, expand_shorthands
 
 NAME = "losses"
 TITLE = "Symmetrized losses under label noise"
@@ -59,6 +60,16 @@ class Config(StudyConfig):
     models: dict[str, str] = Field(default_factory=lambda: {"mnist1d": "cnn1d"})
     width: int = 128
     depth: int = 2
+    #: shorthands: ``dataset`` sets ``datasets=[dataset]``; ``model`` sets every dataset's model.
+    dataset: str | None = None
+    model: str | None = None
+    #: passed as ``path=`` to file datasets (npz, csv, cifar10/100, mnist from idx files).
+    data_dir: str | None = None
+    weight_decay: float = 0.0
+    #: SGD momentum (``optimizer="sgd"`` only); ``None`` keeps the optimiser's default.
+    momentum: float | None = None
+    clip_grad: float | None = None
+    augment: str | None = None
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
@@ -105,6 +116,11 @@ class Config(StudyConfig):
             "width": 256,
         },
     }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        return expand_shorthands(data)
 
     @field_validator("datasets")
     @classmethod
@@ -168,6 +184,11 @@ class Config(StudyConfig):
         if v < 2:
             raise ValueError(f"cv_folds must be >= 2, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _model_names(self) -> Config:
+        check_models(self.models)
+        return self
 
     @model_validator(mode="after")
     def _grid(self) -> Config:
