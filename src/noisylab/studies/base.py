@@ -50,6 +50,8 @@ class StudyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: for a study without a ``dataset`` field: what its data is, said when one is set.
+    DATA: ClassVar[str | None] = None
 
     seed: int = 0
     device: str = "cpu"
@@ -66,6 +68,10 @@ class StudyConfig(BaseModel):
             raise ValueError(f"unknown preset {name!r}; known: {', '.join(cls.PRESETS)}")
         values = {**cls.PRESETS[name], **overrides}
         return cls(**values)
+
+    def notes(self) -> list[str]:
+        """Lines the CLI prints before a run (e.g. a GPU preset's expected time)."""
+        return []
 
 
 def check_local_device(device: str) -> None:
@@ -89,6 +95,8 @@ def apply_sets(config: StudyConfig, sets: Sequence[str]) -> StudyConfig:
             raise ValueError(f"--set expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
         key = key.strip()
+        if key in ("dataset", "model") and key not in data and config.DATA is not None:
+            raise ValueError(f"{type(config).__name__} takes no {key}: {config.DATA}")
         if key not in data:
             raise ValueError(
                 f"unknown config key {key!r} for {type(config).__name__}; "

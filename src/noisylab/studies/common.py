@@ -286,7 +286,7 @@ def number_cell(v: float | None, spec: str, empty: str = "—") -> str:
     return format(v, spec) if v is not None and math.isfinite(v) else empty
 
 
-def expand_shorthands(data: Any) -> Any:
+def expand_shorthands(data: Any, default: Sequence[str] = ("mnist",)) -> Any:
     """A config's raw input with ``dataset``/``model`` spelled out: ``dataset`` → ``datasets =
     [dataset]``, ``model`` → ``models = {d: model for d in datasets}`` (``mode="before"``)."""
     if not isinstance(data, dict):
@@ -295,7 +295,7 @@ def expand_shorthands(data: Any) -> Any:
     if data.get("dataset") is not None:
         data["datasets"] = [data["dataset"]]
     if data.get("model") is not None:
-        datasets = data.get("datasets") or ["mnist"]
+        datasets = data.get("datasets") or list(default)
         data["models"] = {d: data["model"] for d in datasets}
     return data
 
@@ -332,3 +332,37 @@ def check_data_files(datasets: Sequence[str], data_dir: str | None, human: bool)
                 f"--set data_dir=DIR with the python-version batches"
                 + (" and CIFAR-N's label file" if human else "")
             )
+
+
+#: forward GFLOPs per 32×32×3 image (2 FLOPs per multiply-add), measured on one member with
+#: ``torch.utils.flop_counter.FlopCounterMode``; the 10-/100-class heads differ by < 0.1 %.
+FORWARD_GFLOPS: dict[str, float] = {"cnn8": 0.267, "preact-resnet18": 1.111, "resnet34": 2.319}
+#: the sustained training throughput the estimates assume (TFLOP/s): about what a
+#: data-centre GPU (A100/H100 class) sustains on these small CIFAR networks in fp32/TF32.
+ASSUMED_TFLOPS = 20.0
+#: CIFAR-10/100 training images.
+CIFAR_TRAIN = 50_000
+
+
+def gpu_hours(model: str, images: int, epochs: int, runs: int, passes: float = 1.0) -> float:
+    """Estimated GPU hours to train ``runs`` networks ``model`` for ``epochs`` on ``images``.
+
+    Training costs ≈ 3 × the forward FLOPs (forward, then backward at twice the forward; Kaplan
+    et al. 2020, *Scaling laws*, §2.1); ``passes`` counts forward-backward passes per step (2
+    for SAM-family optimisers). An estimate at :data:`ASSUMED_TFLOPS`, not a measurement.
+
+    >>> round(gpu_hours("cnn8", 50_000, 120, 1), 3)
+    0.067
+    """
+    if model not in FORWARD_GFLOPS:
+        raise ValueError(f"no FLOP count for model {model!r}; known: {sorted(FORWARD_GFLOPS)}")
+    flops = 3 * FORWARD_GFLOPS[model] * 1e9 * images * epochs * runs * passes
+    return flops / (ASSUMED_TFLOPS * 1e12) / 3600
+
+
+def gpu_note(hours: float) -> str:
+    """The line a GPU preset prints: the estimate and what it assumes."""
+    return (
+        f"expected GPU time ≈ {hours:.0f} h (an estimate, not measured: 3 × forward FLOPs × "
+        f"images × epochs × runs at an assumed {ASSUMED_TFLOPS:.0f} TFLOP/s sustained)"
+    )

@@ -21,7 +21,7 @@ from noisylab.studies.common import (
     nan_argmax,
 )
 
-from .config import RAW_UNHINGED, STORED_METRICS, Config
+from .config import PER_DATASET, RAW_UNHINGED, STORED_METRICS, Config
 from .records import Member, Unit, UnitResult, Variant
 
 
@@ -56,12 +56,15 @@ def variants(config: Config) -> list[Variant]:
 def make_units(config: Config) -> list[Unit]:
     """One :class:`Unit` per (dataset, noise, lr); all loss variants × seeds are its members."""
     vs = variants(config)
-    check_data_files(config.datasets, config.data_dir, human=any(map(is_human, config.noise)))
+    for ds in config.datasets:
+        human = any(map(is_human, config.for_dataset(ds, "noise")))
+        check_data_files([ds], config.data_dir, human=human)
     out = []
     for ds in config.datasets:
         model = config.models.get(ds, "mlp")
-        for spec in config.noise:
-            for lr in config.lrs:
+        per = {key: config.for_dataset(ds, key) for key in PER_DATASET}
+        for spec in per["noise"]:
+            for lr in per["lrs"]:
                 out.append(
                     Unit(
                         dataset=ds,
@@ -75,7 +78,7 @@ def make_units(config: Config) -> list[Unit]:
                         val_frac=config.val_frac,
                         variants=vs,
                         seeds=config.seeds,
-                        epochs=config.epochs,
+                        epochs=per["epochs"],
                         batch_size=config.batch_size,
                         eval_every=config.eval_every,
                         optimizer=config.optimizer,
@@ -85,10 +88,10 @@ def make_units(config: Config) -> list[Unit]:
                         cv_folds=config.cv_folds,
                         cv_epochs=config.cv_epochs,
                         data_dir=config.data_dir,
-                        weight_decay=config.weight_decay,
-                        momentum=config.momentum,
-                        clip_grad=config.clip_grad,
-                        augment=config.augment,
+                        weight_decay=per["weight_decay"],
+                        momentum=per["momentum"],
+                        clip_grad=per["clip_grad"],
+                        augment=per["augment"],
                     )
                 )
     return out
