@@ -366,3 +366,26 @@ def gpu_note(hours: float) -> str:
         f"expected GPU time ≈ {hours:.0f} h (an estimate, not measured: 3 × forward FLOPs × "
         f"images × epochs × runs at an assumed {ASSUMED_TFLOPS:.0f} TFLOP/s sustained)"
     )
+
+
+def check_pairs(
+    pairs: Iterable[tuple[str, str]],
+    *,
+    data_dir: str | None,
+    width: int,
+    depth: int,
+    seed: int = 0,
+) -> None:
+    """Raise ``ValueError`` in one line for a (dataset, model) pair that cannot train: a
+    regression dataset, or a model that does not take the data's feature shape. Loads each
+    dataset once (before any work starts)."""
+    from noisylab.train.recipe import model_kwargs
+
+    for name, model in pairs:
+        ds = load_for_model(name, model, seed=seed, n_train=None, n_test=None, data_dir=data_dir)
+        if ds.num_classes is None:
+            raise ValueError(f"dataset {name!r} is regression; this study needs classification")
+        try:
+            model_kwargs(model, tuple(ds.feature_shape), int(ds.num_classes), width, depth)
+        except ValueError as exc:
+            raise ValueError(f"model {model!r} does not suit dataset {name!r}: {exc}") from None

@@ -16,6 +16,7 @@ from noisylab.studies.base import jsonable
 from noisylab.studies.common import (
     build_classifier,
     check_data_files,
+    check_pairs,
     load_for_model,
     metric_rows,
     nan_argmax,
@@ -59,6 +60,8 @@ def make_units(config: Config) -> list[Unit]:
     for ds in config.datasets:
         human = any(map(is_human, config.for_dataset(ds, "noise")))
         check_data_files([ds], config.data_dir, human=human)
+    pairs = [(ds, config.models.get(ds, "mlp")) for ds in config.datasets]
+    check_pairs(pairs, data_dir=config.data_dir, width=config.width, depth=config.depth)
     out = []
     for ds in config.datasets:
         model = config.models.get(ds, "mlp")

@@ -15,6 +15,7 @@ from noisylab.studies.base import jsonable
 from noisylab.studies.common import (
     build_classifier,
     check_data_files,
+    check_pairs,
     load_for_model,
     metric_rows,
     nan_argmax,
@@ -49,6 +50,8 @@ def optimizer_for(config: Config, spec: str) -> tuple[str, dict[str, Any]]:
 def make_units(config: Config) -> list[Unit]:
     """One :class:`Unit` per (dataset, method); all noise rates × seeds are its members."""
     check_data_files(config.datasets, config.data_dir, human=False)
+    pairs = [(ds, config.models.get(ds, "mlp")) for ds in config.datasets]
+    check_pairs(pairs, data_dir=config.data_dir, width=config.width, depth=config.depth)
     out = []
     for ds in config.datasets:
         for spec in config.methods:
