@@ -152,11 +152,22 @@ def load_for_model(
     from noisylab import data
 
     kwargs: dict[str, Any] = {"channels": True} if model == "cnn1d" else {}
-    if data_dir is not None:
-        kwargs["path"] = data_dir
+    kwargs.update(path_kwargs(dataset, data_dir))
     if human_labels:
         kwargs["human_labels"] = True
     return data.load(dataset, seed=seed, n_train=n_train, n_test=n_test, **kwargs)
+
+
+def path_kwargs(dataset: str, data_dir: str | None) -> dict[str, Any]:
+    """``{"path": data_dir}`` for a loader that reads files (takes ``path=``), else ``{}``:
+    one ``data_dir`` serves a study's file datasets and is inert for generated ones."""
+    import inspect
+
+    from noisylab.data import DATASETS
+
+    if data_dir is None or "path" not in inspect.signature(DATASETS.get(dataset)).parameters:
+        return {}
+    return {"path": data_dir}
 
 
 def build_classifier(model: str, ds: Any, seeds: Sequence[int], *, width: int, depth: int) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.common import member_rng
+from noisylab.studies.common import member_rng, path_kwargs
 
 from .config import Config, mlp_parameters
 from .records import LinearResult, LinearUnit, MLPResult, MLPUnit, Unit, unit_from_dict
@@ -87,8 +87,7 @@ def load_mlp_data(dataset: str, seed: int, n: int | None, data_dir: str | None) 
     """The MLP settings' data: ``dataset`` with ``n`` training samples, inputs flattened."""
     from noisylab import data
 
-    kwargs: dict[str, Any] = {} if data_dir is None else {"path": data_dir}
-    ds = data.load(dataset, seed=seed, n_train=n, **kwargs)
+    ds = data.load(dataset, seed=seed, n_train=n, **path_kwargs(dataset, data_dir))
     if ds.num_classes is None:
         raise ValueError(f"the alignment study needs a classification dataset, {dataset!r} is not")
     if len(ds.feature_shape) > 1:
