@@ -120,8 +120,6 @@ def metric_rows(hist: Any, names: Sequence[str], offset: int = 0) -> list[list[A
     Members are numbered from ``offset``; metrics of ``names`` that were not logged and NaN
     values are left out.
     """
-    import math as _math
-
     rows = []
     for name in names:
         if name not in hist.metrics:
@@ -129,7 +127,7 @@ def metric_rows(hist: Any, names: Sequence[str], offset: int = 0) -> list[list[A
         a = hist.metrics[name]  # (M, E)
         for m in range(hist.members):
             for j, ep in enumerate(hist.epochs):
-                if not _math.isnan(a[m, j]):
+                if not math.isnan(a[m, j]):
                     rows.append([offset + m, int(ep), name, float(a[m, j])])
     return rows
 
@@ -198,7 +196,6 @@ def mean_se(values: Iterable[Any]) -> tuple[float, float]:
     >>> mean_se([0.5])
     (0.5, 0.0)
     """
-
     import numpy as np
 
     a = np.array([v for v in values if v is not None], dtype=float)
@@ -292,8 +289,6 @@ def number_cell(v: float | None, spec: str, empty: str = "—") -> str:
     >>> number_cell(0.12345, ".3f"), number_cell(float("inf"), ".3f"), number_cell(None, ".1f")
     ('0.123', '—', '—')
     """
-    import math
-
     return format(v, spec) if v is not None and math.isfinite(v) else empty
 
 
