@@ -6,15 +6,25 @@ import pytest
 
 from noisylab import studies
 from noisylab.sweep import run_id, run_ids
+from test_study_datasets import write_cifar
+
+
+@pytest.fixture(scope="module")
+def cifar_dir(tmp_path_factory):
+    """Generated CIFAR-10/100 batches and CIFAR-N files, for the CIFAR paper presets."""
+    return write_cifar(tmp_path_factory.mktemp("cifar"))
 
 
 @pytest.mark.parametrize("name", studies.available())
-def test_every_preset_expands_into_distinct_serialisable_units(name):
+def test_every_preset_expands_into_distinct_serialisable_units(name, cifar_dir):
     mod = studies.get(name)
     assert set(mod.Config.PRESETS) == {"tiny", "quick", "paper"}
     sizes = {}
     for preset in ("tiny", "quick", "paper"):
-        units = mod.units(mod.Config.preset(preset))
+        config = mod.Config.preset(preset)
+        if preset == "paper" and "data_dir" in type(config).model_fields:
+            config = studies.apply_sets(config, [f"data_dir={cifar_dir}"])
+        units = mod.units(config)
         assert units, f"{name} {preset} has no units"
         ids = run_ids(mod, units)
         for u, rid in zip(units, ids):

@@ -172,7 +172,7 @@ def test_claims_follow_the_numbers(tmp_path: Path, sam_wins: bool):
         ({"noise_rates": [0.95]}, "noise rate must lie"),
         ({"base": "sam"}, "one-pass"),
         ({"rho": -0.1}, ">= 0"),
-        ({"models": {"mnist": "resnet"}}, "must be 'mlp' or 'cnn1d'"),
+        ({"models": {"mnist": "resnet"}}, "not a registered model"),
     ],
 )
 def test_config_rejects_bad_values(override, match):

@@ -37,6 +37,9 @@ def run(
     config = studies.apply_sets(mod.Config.preset(preset), sets)
     if executor == "local":
         check_local_device(config.device)
+    mod.units(config)  # plans the units: missing data files fail here, before any store
+    for line in config.notes():
+        console.print(line)
     out = out or Path("runs") / f"{study}-{preset}"
     db = None
     if not no_store:

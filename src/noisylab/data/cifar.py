@@ -274,3 +274,45 @@ def cifar100(
         info=info,
         train_columns=columns,
     )
+
+
+#: the batch files each loader reads, relative to its directory.
+BATCH_FILES: dict[str, tuple[str, ...]] = {
+    "cifar10": (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"),
+    "cifar100": ("train", "test"),
+}
+
+
+def missing_files(
+    name: str, path: str | os.PathLike[str] | None, *, human_labels: bool = False
+) -> list[str]:
+    """The files loader ``name`` (``cifar10``/``cifar100``) needs in ``path`` and lacks.
+
+    Checks existence only (nothing is read), so a study can refuse before any work starts.
+    A missing or absent directory lacks every file. With ``human_labels`` the CIFAR-N file
+    (in the batch directory or its parent, as :func:`cifar10` looks) counts too.
+
+    Examples
+    --------
+    >>> missing_files("cifar100", "/no/such/dir")
+    ['train', 'test']
+    """
+    if name not in BATCH_FILES:
+        raise ValueError(f"name must be one of {sorted(BATCH_FILES)}, got {name!r}")
+    need = list(BATCH_FILES[name])
+    extra = [cifar_n.FILES[name]] if human_labels else []
+    if path is None or not Path(path).is_dir():
+        return need + extra
+    d = _directory(path, name)
+    out = [f for f in need if not (d / f).is_file()]
+    if human_labels:
+        found = False
+        for c in (d, d.parent):
+            try:
+                cifar_n.find_label_file(name, c)
+                found = True
+            except FileNotFoundError:
+                pass
+        if not found:
+            out += extra
+    return out

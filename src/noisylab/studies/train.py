@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 from noisylab.train import recipe
 from noisylab.train.recipe import TrainConfig
 
-from .base import Claim, StudyConfig, markdown_table, mean_std, write_csv
+from .base import Claim, StudyConfig, markdown_table, write_csv
+from .common import mean_std_cell
 
 NAME = "train"
 TITLE = "Plain training runs"
@@ -118,8 +119,8 @@ def analyse(config: Config, results: list[dict[str, Any]], out: Path) -> list[Cl
                 config.lr,
                 config.epochs,
                 len(best),
-                f"best {tag} {mean_std(best)}",
-                f"last {tag} {mean_std(last)}",
+                f"best {tag} {mean_std_cell(best, scale=1.0, digits=2)}",
+                f"last {tag} {mean_std_cell(last, scale=1.0, digits=2)}",
             ]
         )
     write_csv(out / "results.csv", rows)

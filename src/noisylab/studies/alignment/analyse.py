@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab.studies.base import Claim, markdown_table, mean_se, write_csv
+from noisylab.studies.base import Claim, markdown_table, write_csv
+from noisylab.studies.common import mean_se
 
 from . import claims as C
 from . import figures

@@ -47,6 +47,12 @@ class Config(StudyConfig):
     mlp_snrs: list[float] = Field(default_factory=lambda: [0.5, 2.0, 8.0])
     mlp_snr_n: float = 2.0
     mlp_snr_sweep_n: int = 400
+    #: the MLP settings' data: any registered classification dataset (images are flattened)
+    dataset: str = "mnist1d"
+    #: the MLP settings' network: ``mlp`` only, the one-hidden-layer net the theory is about
+    model: str = "mlp"
+    #: passed as ``path=`` to file datasets (npz, csv, cifar10/100, mnist from idx files)
+    data_dir: str | None = None
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
@@ -59,7 +65,7 @@ class Config(StudyConfig):
             "linear_max_steps": 6000,
             "mlp_width": 16,
             "mlp_steps": 200,
-            "mlp_ns": [100, 400, 1600],
+            "mlp_ns": [100, 400, 1200],  # <= 1438, so `--set dataset=digits` fits
             "mlp_etas": [0.0, 0.4],
             "mlp_eta_n": 0.4,
             "mlp_eta_sweep_n": 400,
@@ -110,12 +116,34 @@ class Config(StudyConfig):
                 raise ValueError(f"SNRs must be > 0, got {s!r}")
         return v
 
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        from noisylab.data import DATASETS
+
+        DATASETS.get(v)  # raises with the known names
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v != "mlp":
+            raise ValueError(
+                f"the alignment study's MLP settings take model 'mlp' only (the theory is about "
+                f"a one-hidden-layer MLP), got {v!r}"
+            )
+        return v
+
     @field_validator("members")
     @classmethod
     def _members(cls, v: int) -> int:
         if v < 2:
             raise ValueError(f"members must be >= 2 to compare representations, got {v}")
         return v
+
+    def mlp_max_n(self) -> int:
+        """The largest training-set size the MLP settings draw."""
+        return max([*self.mlp_ns, self.mlp_eta_sweep_n, self.mlp_snr_sweep_n])
 
     def linear_n(self, alpha: float) -> int:
         """Training-set size of the linear setting at α = n/d (at least 2).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab.studies.base import label_decades_only, pyplot, save_png
+from noisylab.studies.common import label_decades_only, pyplot, save_png
 
 from .config import SETTINGS, Config
 from .records import Key, NSweep, Point, SnrSweep, curve

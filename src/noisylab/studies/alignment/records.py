@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, TypeVar
 
-from noisylab.studies.base import check_keys
+from noisylab.studies.common import check_keys
 
 from .config import SETTINGS
 
@@ -59,9 +59,15 @@ class MLPUnit:
     lr: float
     k: int
     device: str
+    dataset: str = "mnist1d"  # any classification dataset; images are flattened
+    data_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for f in fields(self):  # left out at their defaults: earlier units keep their hash
+            if f.default is not MISSING and out[f.name] == f.default:
+                del out[f.name]
+        return out
 
 
 Unit = LinearUnit | MLPUnit
@@ -124,8 +130,9 @@ R = TypeVar("R", LinearUnit, MLPUnit, LinearResult, MLPResult)
 
 def _parse(cls: type[R], data: Mapping[str, Any], kind: str) -> R:
     names = [f.name for f in fields(cls)]
-    check_keys(kind, data, required=names)
-    return cls(**{k: data[k] for k in names})
+    required = [f.name for f in fields(cls) if f.default is MISSING]
+    check_keys(kind, data, required=required, optional=names)
+    return cls(**{k: data[k] for k in names if k in data})
 
 
 def _kind(data: Any) -> type[LinearUnit] | type[MLPUnit]:

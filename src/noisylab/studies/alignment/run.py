@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import member_rng
+from noisylab.studies.common import member_rng, path_kwargs
 
 from .config import Config, mlp_parameters
 from .records import LinearResult, LinearUnit, MLPResult, MLPUnit, Unit, unit_from_dict
@@ -54,6 +54,8 @@ def units(config: Config) -> list[dict]:
                 )
         if not c.mlp:
             continue
+        if s == 0:
+            check_mlp_data(c)
 
         def mlp(setting: str, level: float, n: int, seed: int = seed) -> MLPUnit:
             return MLPUnit(
@@ -67,6 +69,8 @@ def units(config: Config) -> list[dict]:
                 lr=c.mlp_lr,
                 k=c.knn_k,
                 device=c.device,
+                dataset=c.dataset,
+                data_dir=c.data_dir,
             )
 
         for n in c.mlp_ns:
@@ -77,6 +81,36 @@ def units(config: Config) -> list[dict]:
         for snr in c.mlp_snrs:
             add(mlp("mlp_regression", snr, c.mlp_snr_sweep_n))
     return [u.to_dict() for u in out]
+
+
+def load_mlp_data(dataset: str, seed: int, n: int | None, data_dir: str | None) -> Any:
+    """The MLP settings' data: ``dataset`` with ``n`` training samples, inputs flattened."""
+    from noisylab import data
+
+    ds = data.load(dataset, seed=seed, n_train=n, **path_kwargs(dataset, data_dir))
+    if ds.num_classes is None:
+        raise ValueError(f"the alignment study needs a classification dataset, {dataset!r} is not")
+    if len(ds.feature_shape) > 1:
+        d = int(np.prod(ds.feature_shape))
+        ds = ds.replace(
+            x_train=ds.x_train.reshape(len(ds.x_train), d),
+            x_test=ds.x_test.reshape(len(ds.x_test), d),
+            feature_shape=(d,),
+        )
+    return ds
+
+
+def check_mlp_data(config: Config) -> None:
+    """Raise ``ValueError`` unless ``config.dataset`` is a classification dataset whose
+    training set holds the largest n of the MLP sweeps (checked before any work)."""
+    ds = load_mlp_data(config.dataset, config.seed * 1000, None, config.data_dir)
+    largest = config.mlp_max_n()
+    if largest > ds.n_train:
+        raise ValueError(
+            f"the MLP n sweep reaches n = {largest} but {config.dataset} has {ds.n_train} "
+            f"training samples; set mlp_ns, mlp_eta_sweep_n and mlp_snr_sweep_n to at most "
+            f"{ds.n_train}"
+        )
 
 
 def run_unit(unit: dict) -> dict:
@@ -168,11 +202,12 @@ def flip_labels(y: np.ndarray, k: int, eta: float, rng: np.random.Generator) -> 
 def _run_mlp(u: MLPUnit, t0: float) -> MLPResult:
     import torch
 
-    from noisylab import data, nn, noise, similarity, train
+    from noisylab import nn, noise, similarity, train
 
     M, n, seed = u.members, u.n, u.seed
-    ds = data.load("mnist1d", seed=seed, n_train=n)
+    ds = load_mlp_data(u.dataset, seed, n, u.data_dir)
     k = int(ds.num_classes or 10)
+    d_in = int(ds.feature_shape[0])
     classification = u.setting == "mlp_classification"
     if classification:
         y = ds.y_train.numpy()
@@ -196,7 +231,7 @@ def _run_mlp(u: MLPUnit, t0: float) -> MLPResult:
         labels = np.stack([r.targets for r in draws]).astype(np.float32)  # (M, n, K)
         loss = "mse"
     model = nn.build(
-        "mlp", members=M, seed=[seed] * M, in_features=40, out_features=k, width=u.width, depth=1
+        "mlp", members=M, seed=[seed] * M, in_features=d_in, out_features=k, width=u.width, depth=1
     )
     hist = train.fit(
         model,
@@ -232,7 +267,7 @@ def _run_mlp(u: MLPUnit, t0: float) -> MLPResult:
         test_err = float(np.nanmean(last["test/mse"]))
         train_err = float(np.nanmean(last["train/mse"]))
         mem = _noise_fitted(model, fit_ds, labels)
-    params = mlp_parameters(u.width, 40, k)
+    params = mlp_parameters(u.width, d_in, k)
     return MLPResult(
         setting=u.setting,
         level=u.level,

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import Claim, spearman_rho
+from noisylab.studies.base import Claim
+from noisylab.studies.common import spearman_rho
 
 from .config import ALPACAFARM, METHODS
 from .records import MeanPaths, Metrics, Summary, UnitResult

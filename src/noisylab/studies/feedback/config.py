@@ -55,6 +55,11 @@ EVAL_KEYS = ("proxy", "gold", "win_sim", "win_gold", "win_low", "kl", "length")
 class Config(StudyConfig):
     """Pipeline sizes; steps are optimiser steps, ``scale`` multiplies AlpacaFarm's splits."""
 
+    DATA: ClassVar[str | None] = (
+        "its data is a small simulated AlpacaFarm world (prompts, an expert, noisy simulated "
+        "annotators) built from the seed, for its own small policy; set scale or d_model instead"
+    )
+
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
             "seeds": 1,

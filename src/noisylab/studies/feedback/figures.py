@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab.studies.base import pyplot, save_png
+from noisylab.studies.common import pyplot, save_png
 
 from .config import RM_KINDS
 from .records import MeanPaths, UnitResult

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import markdown_table, number_cell
+from noisylab.studies.base import markdown_table
+from noisylab.studies.common import number_cell
 
 from .config import ALPACAFARM, METHODS, RM_KINDS, TITLE, Config
 from .records import MeanPaths, Summary, UnitResult

@@ -12,15 +12,13 @@ import numpy as np
 
 from noisylab.studies.base import (
     Claim,
-    check_unit_results,
     claims_markdown,
     jsonable,
     markdown_table,
-    mean_std_cell,
-    nan_mean,
     write_csv,
     write_lines,
 )
+from noisylab.studies.common import check_unit_results, mean_std_cell, nan_mean
 
 from . import claims as claims_mod
 from .config import CLEANLAB, NAME, PAPER, RAW_UNHINGED, TITLE, Config

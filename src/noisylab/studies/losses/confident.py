@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import metric_rows
+from noisylab.studies.common import metric_rows
 
 from .config import CLEANLAB, STORED_METRICS
 from .records import Member, Unit

@@ -8,6 +8,14 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from noisylab.studies.base import StudyConfig
+from noisylab.studies.common import (
+    CIFAR_TRAIN,
+    FORWARD_GFLOPS,
+    check_models,
+    expand_shorthands,
+    gpu_hours,
+    gpu_note,
+)
 
 NAME = "losses"
 TITLE = "Symmetrized losses under label noise"
@@ -59,6 +67,19 @@ class Config(StudyConfig):
     models: dict[str, str] = Field(default_factory=lambda: {"mnist1d": "cnn1d"})
     width: int = 128
     depth: int = 2
+    #: shorthands: ``dataset`` sets ``datasets=[dataset]``; ``model`` sets every dataset's model.
+    dataset: str | None = None
+    model: str | None = None
+    #: passed as ``path=`` to file datasets (npz, csv, cifar10/100, mnist from idx files).
+    data_dir: str | None = None
+    weight_decay: float = 0.0
+    #: SGD momentum (``optimizer="sgd"`` only); ``None`` keeps the optimiser's default.
+    momentum: float | None = None
+    clip_grad: float | None = None
+    augment: str | None = None
+    #: ``{dataset: {field: value}}`` for the fields in :data:`PER_DATASET` (a paper's protocol
+    #: per benchmark); other datasets use the top-level values.
+    per_dataset: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
@@ -84,8 +105,11 @@ class Config(StudyConfig):
             "n_train": 3000,
             "noise": ["none", "symmetric:0.6", "pair:mnist:0.4"],
         },
+        # The robust-loss papers' CIFAR protocol (docs/cifar.md, the APL configuration files):
+        # CIFAR-10 and CIFAR-10N with the 8-layer CNN, CIFAR-100 with ResNet-34.
         "paper": {
-            "datasets": ["mnist", "mnist1d"],
+            "datasets": ["cifar10", "cifar100"],
+            "models": {"cifar10": "cnn8", "cifar100": "resnet34"},
             "n_train": None,
             "n_test": None,
             "noise": [
@@ -94,17 +118,46 @@ class Config(StudyConfig):
                 "symmetric:0.4",
                 "symmetric:0.6",
                 "symmetric:0.8",
-                "pair:mnist:0.2",
-                "pair:mnist:0.4",
+                "pair:cifar10:0.4",
+                "cifar10n:aggre",
+                "cifar10n:worse",
             ],
             "loss_grid": {"sgce": {"q": [0.1, 0.3, 0.5, 0.7]}, "alpha-mae": {"alpha": [0.1, 0.3]}},
-            "cv_epochs": 10,
-            "lrs": [1e-3, 3e-3, 1e-2],
-            "seeds": 5,
-            "epochs": 50,
-            "width": 256,
+            "raw_unhinged": False,
+            "cleanlab": False,
+            "optimizer": "sgd",
+            "momentum": 0.9,
+            "weight_decay": 1e-4,
+            "lrs": [0.01],
+            "epochs": 120,
+            "batch_size": 128,
+            "eval_every": 5,
+            "clip_grad": 5.0,
+            "augment": "crop-flip",
+            "seeds": 3,
+            "per_dataset": {
+                "cifar100": {
+                    "noise": [
+                        "none",
+                        "symmetric:0.2",
+                        "symmetric:0.4",
+                        "symmetric:0.6",
+                        "symmetric:0.8",
+                        "pair:cifar100:0.4",
+                        "cifar100n:noisy",
+                    ],
+                    "lrs": [0.1],
+                    "weight_decay": 1e-5,
+                    "epochs": 200,
+                }
+            },
         },
     }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        return expand_shorthands(data)
 
     @field_validator("datasets")
     @classmethod
@@ -120,15 +173,7 @@ class Config(StudyConfig):
     @field_validator("noise")
     @classmethod
     def _noise(cls, v: list[str]) -> list[str]:
-        from noisylab.noise import parse_spec
-
-        if not v:
-            raise ValueError("noise must hold at least one spec, e.g. 'symmetric:0.4'")
-        for spec in v:
-            _kind, rate = parse_spec(spec)
-            if not 0.0 <= rate < 1.0:
-                raise ValueError(f"noise rate must lie in [0, 1), got {rate} in {spec!r}")
-        return v
+        return check_noise(v)
 
     @field_validator("losses")
     @classmethod
@@ -144,9 +189,42 @@ class Config(StudyConfig):
     @field_validator("lrs")
     @classmethod
     def _lrs(cls, v: list[float]) -> list[float]:
-        if not v or any(not (math.isfinite(x) and x > 0) for x in v):
-            raise ValueError(f"lrs must be a non-empty list of positive numbers, got {v}")
-        return v
+        return check_lrs(v)
+
+    @model_validator(mode="after")
+    def _per_dataset(self) -> Config:
+        for ds, values in self.per_dataset.items():
+            unknown = sorted(set(values) - set(PER_DATASET))
+            if unknown:
+                raise ValueError(
+                    f"per_dataset[{ds!r}] has unknown key(s) {unknown}; accepted: {PER_DATASET}"
+                )
+            if "noise" in values:
+                check_noise(values["noise"])
+            if "lrs" in values:
+                check_lrs(values["lrs"])
+        return self
+
+    def notes(self) -> list[str]:
+        """The expected GPU time when a dataset trains a CIFAR network (an estimate)."""
+        from .run import variants
+
+        hours = 0.0
+        for ds in self.datasets:
+            model = self.models.get(ds, "mlp")
+            if model not in FORWARD_GFLOPS:
+                continue
+            n = self.n_train or CIFAR_TRAIN
+            runs = len(self.for_dataset(ds, "noise")) * len(self.for_dataset(ds, "lrs"))
+            runs *= len(variants(self)) * self.seeds
+            hours += gpu_hours(
+                model, round(n * (1 - self.val_frac)), self.for_dataset(ds, "epochs"), runs
+            )
+        return [gpu_note(hours)] if hours else []
+
+    def for_dataset(self, dataset: str, key: str) -> Any:
+        """Field ``key`` for ``dataset``: its ``per_dataset`` value, else the top-level one."""
+        return self.per_dataset.get(dataset, {}).get(key, getattr(self, key))
 
     @field_validator("val_frac")
     @classmethod
@@ -170,6 +248,11 @@ class Config(StudyConfig):
         return v
 
     @model_validator(mode="after")
+    def _model_names(self) -> Config:
+        check_models(self.models)
+        return self
+
+    @model_validator(mode="after")
     def _grid(self) -> Config:
         from noisylab.losses import LOSSES
 
@@ -184,6 +267,30 @@ class Config(StudyConfig):
                 if not values:
                     raise ValueError(f"loss_grid[{name!r}][{key!r}] is empty")
         return self
+
+
+#: the fields ``per_dataset`` may set.
+PER_DATASET = ("noise", "lrs", "weight_decay", "epochs", "momentum", "clip_grad", "augment")
+
+
+def check_noise(v: list[str]) -> list[str]:
+    """``v`` if it is a non-empty list of noise specs with rates in [0, 1)."""
+    from noisylab.noise import parse_spec
+
+    if not v:
+        raise ValueError("noise must hold at least one spec, e.g. 'symmetric:0.4'")
+    for spec in v:
+        _kind, rate = parse_spec(spec)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"noise rate must lie in [0, 1), got {rate} in {spec!r}")
+    return v
+
+
+def check_lrs(v: list[float]) -> list[float]:
+    """``v`` if it is a non-empty list of positive finite learning rates."""
+    if not v or any(not (math.isfinite(x) and x > 0) for x in v):
+        raise ValueError(f"lrs must be a non-empty list of positive numbers, got {v}")
+    return v
 
 
 def symmetric_rate(spec: str) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from noisylab.studies.base import new_figure, noise_axis, save_figure
+from noisylab.studies.common import noise_axis, pyplot, save_png
 
 from .config import PAPER_LOSSES, Config, symmetric_rate
 from .records import StatsTable
@@ -15,7 +15,7 @@ def accuracy_figure(config: Config, stats: StatsTable, families: list[str], path
     """Per dataset: each family's last-epoch accuracy vs η (paper losses and CE bold), and CE's
     best-epoch accuracy dotted — the gap between the two CE curves is memorisation."""
     n = len(config.datasets)
-    fig, axes = new_figure(1, n, (6.5 * n, 4.5))
+    fig, axes = pyplot().subplots(1, n, figsize=(6.5 * n, 4.5), squeeze=False)
     for ax, ds in zip(axes[0], config.datasets):
         sym = sorted((r, spec) for spec in config.noise if (r := symmetric_rate(spec)) is not None)
         for fam in families:
@@ -36,4 +36,4 @@ def accuracy_figure(config: Config, stats: StatsTable, families: list[str], path
             ax.plot(*zip(*ce_best), ":", color="k", lw=1.5, label="ce (best epoch)")
         noise_axis(ax, f"{ds}: last-epoch clean test accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower left", ncol=2)
-    save_figure(fig, path)
+    save_png(fig, path)

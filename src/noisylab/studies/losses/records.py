@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from noisylab.studies.base import check_keys
+from noisylab.studies.common import check_keys
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,16 @@ class Variant:
     def from_dict(cls, data: dict[str, Any]) -> Variant:
         check_keys("losses variant", data, [f.name for f in fields(cls)])
         return cls(**data)
+
+
+#: optional unit keys and their defaults (absent from a unit dict when at the default).
+UNIT_DEFAULTS: dict[str, Any] = {
+    "data_dir": None,
+    "weight_decay": 0.0,
+    "momentum": None,
+    "clip_grad": None,
+    "augment": None,
+}
 
 
 @dataclass(frozen=True)
@@ -67,17 +77,27 @@ class Unit:
     cleanlab: bool
     cv_folds: int
     cv_epochs: int
+    # optional: left out of the dict at their defaults, so earlier units keep their hash
+    data_dir: str | None = None
+    weight_decay: float = 0.0
+    momentum: float | None = None
+    clip_grad: float | None = None
+    augment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The unit as the store's JSON dict."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, default in UNIT_DEFAULTS.items():
+            if out[key] == default:
+                del out[key]
         out["variants"] = [v.to_dict() for v in self.variants]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Unit:
         """Parse a unit dict; ``ValueError`` names missing or unknown keys."""
-        check_keys("losses unit", data, [f.name for f in fields(cls)])
+        required = [f.name for f in fields(cls) if f.name not in UNIT_DEFAULTS]
+        check_keys("losses unit", data, required, UNIT_DEFAULTS)
         return cls(**{**data, "variants": [Variant.from_dict(v) for v in data["variants"]]})
 
 

@@ -12,15 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import (
+from noisylab.studies.base import jsonable
+from noisylab.studies.common import (
     build_classifier,
-    jsonable,
+    check_data_files,
+    check_pairs,
     load_for_model,
     metric_rows,
     nan_argmax,
 )
 
-from .config import RAW_UNHINGED, STORED_METRICS, Config
+from .config import PER_DATASET, RAW_UNHINGED, STORED_METRICS, Config
 from .records import Member, Unit, UnitResult, Variant
 
 
@@ -55,11 +57,17 @@ def variants(config: Config) -> list[Variant]:
 def make_units(config: Config) -> list[Unit]:
     """One :class:`Unit` per (dataset, noise, lr); all loss variants × seeds are its members."""
     vs = variants(config)
+    for ds in config.datasets:
+        human = any(map(is_human, config.for_dataset(ds, "noise")))
+        check_data_files([ds], config.data_dir, human=human)
+    pairs = [(ds, config.models.get(ds, "mlp")) for ds in config.datasets]
+    check_pairs(pairs, data_dir=config.data_dir, width=config.width, depth=config.depth)
     out = []
     for ds in config.datasets:
         model = config.models.get(ds, "mlp")
-        for spec in config.noise:
-            for lr in config.lrs:
+        per = {key: config.for_dataset(ds, key) for key in PER_DATASET}
+        for spec in per["noise"]:
+            for lr in per["lrs"]:
                 out.append(
                     Unit(
                         dataset=ds,
@@ -73,7 +81,7 @@ def make_units(config: Config) -> list[Unit]:
                         val_frac=config.val_frac,
                         variants=vs,
                         seeds=config.seeds,
-                        epochs=config.epochs,
+                        epochs=per["epochs"],
                         batch_size=config.batch_size,
                         eval_every=config.eval_every,
                         optimizer=config.optimizer,
@@ -82,6 +90,11 @@ def make_units(config: Config) -> list[Unit]:
                         cleanlab=config.cleanlab,
                         cv_folds=config.cv_folds,
                         cv_epochs=config.cv_epochs,
+                        data_dir=config.data_dir,
+                        weight_decay=per["weight_decay"],
+                        momentum=per["momentum"],
+                        clip_grad=per["clip_grad"],
+                        augment=per["augment"],
                     )
                 )
     return out
@@ -106,7 +119,7 @@ def split(n: int, val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_kwargs(unit: Unit) -> dict[str, Any]:
     """The engine settings every model of a unit trains with (cosine schedule)."""
-    return {
+    out: dict[str, Any] = {
         "optimizer": unit.optimizer,
         "lr": unit.lr,
         "schedule": "cosine",
@@ -114,6 +127,26 @@ def fit_kwargs(unit: Unit) -> dict[str, Any]:
         "progress": False,
         "device": unit.device,
     }
+    if unit.weight_decay:
+        out["weight_decay"] = unit.weight_decay
+    if unit.momentum is not None:
+        out["optimizer_params"] = {"momentum": unit.momentum}
+    if unit.clip_grad is not None:
+        out["clip_grad"] = unit.clip_grad
+    if unit.augment is not None:
+        out["augment"] = unit.augment
+    return out
+
+
+def is_human(spec: str) -> bool:
+    """Whether noise ``spec`` is a CIFAR-N human kind (it needs the human labels loaded).
+
+    >>> is_human("cifar10n:worse"), is_human("symmetric:0.4")
+    (True, False)
+    """
+    from noisylab.noise import HUMAN_KINDS, parse_spec
+
+    return parse_spec(spec)[0] in HUMAN_KINDS
 
 
 def build(unit: Unit, ds: Any, seeds: list[int]) -> Any:
@@ -164,21 +197,26 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from noisylab.losses import PerMember, get
-    from noisylab.noise import corrupt_labels, parse_spec
     from noisylab.train import fit
+    from noisylab.train.noisy_labels import member_noise
 
     from .confident import run_cleanlab
 
     u = Unit.from_dict(unit)
-    ds = load_for_model(u.dataset, u.model, seed=u.seed, n_train=u.n_train, n_test=u.n_test)
-    k = int(ds.num_classes)
-    kind, rate = parse_spec(u.noise)
+    ds = load_for_model(
+        u.dataset,
+        u.model,
+        seed=u.seed,
+        n_train=u.n_train,
+        n_test=u.n_test,
+        data_dir=u.data_dir,
+        human_labels=is_human(u.noise),
+    )
     seeds = list(range(u.seeds))
-    y_full = ds.y_train.numpy()
-    realisations = [corrupt_labels(y_full, k, kind, rate, seed=10_000 * u.seed + s) for s in seeds]
+    realisations = member_noise(ds, u.noise, [10_000 * u.seed + s for s in seeds])
     tr, va = split(ds.n_train, u.val_frac, u.seed)
-    noisy = np.stack([r.labels for r in realisations])  # (S, n)
-    is_noisy = np.stack([r.is_noisy for r in realisations])  # (S, n)
+    noisy = realisations.labels  # (S, n)
+    is_noisy = realisations.is_noisy  # (S, n)
     train_ds = ds.replace(x_train=ds.x_train[tr], y_train=ds.y_train[tr])
     x_val = ds.x_train[va]
     realised = is_noisy[:, tr].mean(1)  # (S,)

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import Claim, spearman_rho
+from noisylab.studies.base import Claim
+from noisylab.studies.common import spearman_rho
 
 from .records import MemberTable
 

@@ -33,6 +33,11 @@ class Config(StudyConfig):
     cross-entropy (``loss='mse'`` on one-hot targets gives Doshi et al.'s setting).
     """
 
+    DATA: ClassVar[str | None] = (
+        "its data is the table of (a + b) mod p for every pair, generated from p, with a "
+        "one-hidden-layer network; set p, train_frac, widths or activation instead"
+    )
+
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
             "p": 31,

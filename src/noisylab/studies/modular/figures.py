@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab.studies.base import pyplot, save_png
+from noisylab.studies.common import pyplot, save_png
 
 from .config import IPR_BINS
 from .records import MemberResult, MemberTable, UnitResult

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from noisylab.studies.base import check_keys, nan_mean
+from noisylab.studies.common import check_keys, nan_mean
 
 from .config import SUBSETS, Config
 

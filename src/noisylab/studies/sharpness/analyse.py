@@ -7,14 +7,13 @@ from typing import Any
 
 from noisylab.studies.base import (
     Claim,
-    check_unit_results,
     claims_markdown,
     jsonable,
     markdown_table,
-    mean_std_cell,
     write_csv,
     write_lines,
 )
+from noisylab.studies.common import check_unit_results, mean_std_cell
 
 from . import claims as claims_mod
 from .config import NAME, PAPER, TITLE, Config, parse_method

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import Claim, as_float, nan_mean
+from noisylab.studies.base import Claim
+from noisylab.studies.common import as_float, nan_mean
 
 from .config import Config, parse_method
 from .records import Groups

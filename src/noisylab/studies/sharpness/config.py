@@ -5,9 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from noisylab.studies.base import StudyConfig
+from noisylab.studies.common import (
+    CIFAR_TRAIN,
+    FORWARD_GFLOPS,
+    check_models,
+    expand_shorthands,
+    gpu_hours,
+    gpu_note,
+)
 
 NAME = "sharpness"
 TITLE = "Sharpness-aware optimisers under label noise (SGD, SAM, ASAM, VaSSO)"
@@ -83,6 +91,12 @@ class Config(StudyConfig):
     hessian_iters: int = 20
     m: int = 128
     m_batches: int = 8
+    #: shorthands: ``dataset`` sets ``datasets=[dataset]``; ``model`` sets every dataset's model.
+    dataset: str | None = None
+    model: str | None = None
+    #: passed as ``path=`` to file datasets (npz, csv, cifar10/100, mnist from idx files).
+    data_dir: str | None = None
+    augment: str | None = None
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
@@ -100,20 +114,48 @@ class Config(StudyConfig):
             "m_batches": 2,
         },
         "quick": {},
+        # SAM / ASAM / VaSSO's CIFAR protocol (docs/cifar.md, VaSSO's official defaults).
         "paper": {
-            "datasets": ["mnist", "mnist1d"],
-            "n_train": {"mnist": None},
-            "n_test": {"mnist": None},
-            "models": {"mnist": "mlp", "mnist1d": "cnn1d"},
-            "epochs": {"mnist": 50, "mnist1d": 60},
-            "methods": ["sgd", "sam", "asam", "vasso:0.9", "vasso:0.4", "fsam"],
-            "seeds": 5,
-            "eval_every": 1,
+            "datasets": ["cifar10", "cifar100"],
+            "n_train": {},
+            "n_test": {},
+            "models": {"cifar10": "preact-resnet18", "cifar100": "preact-resnet18"},
+            "epochs": {"cifar10": 200, "cifar100": 200},
+            "noise_rates": [0.0, 0.25, 0.5, 0.75],
+            "methods": ["sgd", "sam", "asam", "vasso:0.9", "vasso:0.4"],
+            "seeds": 3,
+            "lr": 0.05,
+            "momentum": 0.9,
+            "weight_decay": 5e-4,
+            "batch_size": 128,
+            "rho": 0.05,
+            "asam_rho": 0.5,
+            "augment": "crop-flip",
+            "eval_every": 5,
             "probe_batch": 1024,
-            "hessian_iters": 50,
+            "hessian_iters": 20,
             "m_batches": 32,
         },
     }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        return expand_shorthands(data, default=["mnist", "mnist1d"])
+
+    def notes(self) -> list[str]:
+        """The expected GPU time when a dataset trains a CIFAR network (an estimate)."""
+        hours = 0.0
+        for ds in self.datasets:
+            model = self.models.get(ds, "mlp")
+            if model not in FORWARD_GFLOPS:
+                continue
+            n = self.n_train.get(ds) or CIFAR_TRAIN
+            for spec in self.methods:
+                passes = 1.0 if parse_method(spec)[0] == "sgd" else 2.0
+                runs = len(self.noise_rates) * self.seeds
+                hours += gpu_hours(model, n, self.epochs.get(ds, 20), runs, passes)
+        return [gpu_note(hours)] if hours else []
 
     @field_validator("datasets")
     @classmethod
@@ -129,9 +171,7 @@ class Config(StudyConfig):
     @field_validator("models")
     @classmethod
     def _models(cls, v: dict[str, str]) -> dict[str, str]:
-        for ds, model in v.items():
-            if model not in ("mlp", "cnn1d"):
-                raise ValueError(f"models[{ds!r}] must be 'mlp' or 'cnn1d', got {model!r}")
+        check_models(v)
         return v
 
     @field_validator("noise_rates")

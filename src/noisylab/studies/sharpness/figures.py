@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab.studies.base import nan_mean, new_figure, noise_axis, save_figure
+from noisylab.studies.common import nan_mean, noise_axis, pyplot, save_png
 
 from .claims import methods_present
 from .config import Config, parse_method
@@ -17,7 +17,7 @@ def accuracy_figure(config: Config, groups: Groups, path: Path) -> None:
     """Per dataset: mean clean test accuracy vs η per method (solid last epoch, dotted best)."""
     methods = methods_present(config, groups)
     n = len(config.datasets)
-    fig, axes = new_figure(1, n, (6 * n, 4.3))
+    fig, axes = pyplot().subplots(1, n, figsize=(6 * n, 4.3), squeeze=False)
     for ax, ds in zip(axes[0], config.datasets):
         for i, m in enumerate(methods):
             rates = sorted(r for (d, r, mm) in groups if d == ds and mm == m)
@@ -28,13 +28,13 @@ def accuracy_figure(config: Config, groups: Groups, path: Path) -> None:
             ax.plot(rates, best, ":", color=color, lw=1.2)
         noise_axis(ax, f"{ds}: clean test accuracy (solid last epoch, dotted best)")
     axes[0][-1].legend(fontsize=8, loc="lower left")
-    save_figure(fig, path)
+    save_png(fig, path)
 
 
 def direction_figure(config: Config, curves: dict[tuple[str, str], UnitResult], path: Path) -> None:
     """Per-window mean consecutive cosine and direction variance vs epoch at the highest η."""
     n = len(config.datasets)
-    fig, axes = new_figure(2, n, (6 * n, 7))
+    fig, axes = pyplot().subplots(2, n, figsize=(6 * n, 7), squeeze=False)
     top_rate = max(config.noise_rates)
     for col, ds in enumerate(config.datasets):
         for i, m in enumerate(config.methods):
@@ -60,4 +60,4 @@ def direction_figure(config: Config, curves: dict[tuple[str, str], UnitResult], 
             axes[row][col].grid(alpha=0.3)
     if axes[0][-1].get_legend_handles_labels()[0]:
         axes[0][-1].legend(fontsize=8)
-    save_figure(fig, path)
+    save_png(fig, path)

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from noisylab.studies.base import check_keys
+from noisylab.studies.common import check_keys
+
+#: optional unit keys and their defaults (absent from a unit dict when at the default).
+UNIT_DEFAULTS: dict[str, Any] = {"data_dir": None, "augment": None}
 
 
 @dataclass(frozen=True)
@@ -41,18 +44,25 @@ class Unit:
     hessian_iters: int
     m: int
     m_batches: int
+    # optional: left out of the dict at their defaults, so earlier units keep their hash
+    data_dir: str | None = None
+    augment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The unit as the store's JSON dict."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["optimizer_params"] = dict(self.optimizer_params)
         out["rates"] = list(self.rates)
+        for key, default in UNIT_DEFAULTS.items():
+            if out[key] == default:
+                del out[key]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Unit:
         """Parse a unit dict; ``ValueError`` names missing or unknown keys."""
-        check_keys("sharpness unit", data, [f.name for f in fields(cls)])
+        required = [f.name for f in fields(cls) if f.name not in UNIT_DEFAULTS]
+        check_keys("sharpness unit", data, required, UNIT_DEFAULTS)
         return cls(**data)
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.studies.base import (
+from noisylab.studies.base import jsonable
+from noisylab.studies.common import (
     build_classifier,
-    jsonable,
+    check_data_files,
+    check_pairs,
     load_for_model,
     metric_rows,
     nan_argmax,
@@ -47,6 +49,9 @@ def optimizer_for(config: Config, spec: str) -> tuple[str, dict[str, Any]]:
 
 def make_units(config: Config) -> list[Unit]:
     """One :class:`Unit` per (dataset, method); all noise rates × seeds are its members."""
+    check_data_files(config.datasets, config.data_dir, human=False)
+    pairs = [(ds, config.models.get(ds, "mlp")) for ds in config.datasets]
+    check_pairs(pairs, data_dir=config.data_dir, width=config.width, depth=config.depth)
     out = []
     for ds in config.datasets:
         for spec in config.methods:
@@ -77,6 +82,8 @@ def make_units(config: Config) -> list[Unit]:
                     hessian_iters=config.hessian_iters,
                     m=config.m,
                     m_batches=config.m_batches,
+                    data_dir=config.data_dir,
+                    augment=config.augment,
                 )
             )
     return out
@@ -133,23 +140,24 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     """Train one method on every (noise rate, seed) of one dataset as one ensemble."""
     import torch
 
-    from noisylab.noise import corrupt_labels
     from noisylab.optim import DirectionTracker
     from noisylab.train import fit
+    from noisylab.train.noisy_labels import member_noise
 
     u = Unit.from_dict(unit)
     torch.set_num_threads(1)  # small models: one thread is fastest and is what we size for
-    ds = load_for_model(u.dataset, u.model, seed=u.seed, n_train=u.n_train, n_test=u.n_test)
-    k = int(ds.num_classes)
-    y = ds.y_train.numpy()
+    ds = load_for_model(
+        u.dataset, u.model, seed=u.seed, n_train=u.n_train, n_test=u.n_test, data_dir=u.data_dir
+    )
     seeds = list(range(u.seeds))
     pairs = [(r, s) for r in u.rates for s in seeds]  # member i ↔ (rate, seed)
-    noise = [
-        corrupt_labels(y, k, "symmetric", r, seed=1000 * u.seed + 17 * s + round(100 * r))
-        for r, s in pairs
+    per_rate = [
+        member_noise(ds, f"symmetric:{r}", [1000 * u.seed + 17 * s + round(100 * r) for s in seeds])
+        for r in u.rates
     ]
-    labels = torch.as_tensor(np.stack([nz.labels for nz in noise]))  # (M, n)
-    mask = torch.as_tensor(np.stack([nz.is_noisy for nz in noise]))  # (M, n)
+    labels = torch.as_tensor(np.concatenate([nz.labels for nz in per_rate]))  # (M, n)
+    mask = torch.as_tensor(np.concatenate([nz.is_noisy for nz in per_rate]))  # (M, n)
+    realized = np.concatenate([nz.realized_rate for nz in per_rate])  # (M,)
     init_seeds = [1000 * u.seed + s for _, s in pairs]  # same init for a seed
     model = build_classifier(u.model, ds, init_seeds, width=u.width, depth=u.depth)
 
@@ -182,6 +190,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         eval_every=u.eval_every,
         noisy_mask=mask,
         callbacks=[log_directions],
+        augment=u.augment,
         device=u.device,
         progress=False,
     )
@@ -205,7 +214,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
             Member(
                 noise=r,
                 seed=s,
-                realized_rate=noise[i].realized_rate,
+                realized_rate=realized[i],
                 best_test_acc=best[i],
                 last_test_acc=last[i],
                 best_epoch=None if j is None else hist.epochs[j],
