@@ -119,3 +119,15 @@ def test_check_class_labels_range_and_dtype():
     for dtype in (torch.float32, torch.bool):
         with pytest.raises(TypeError, match="y must be integer class labels"):
             check_class_labels("y", torch.zeros(2, dtype=dtype), 3)
+
+
+def test_check_names_needs_a_non_empty_list_of_registered_names():
+    from noisylab.checks import check_names
+
+    assert check_names("loss", ["gce"], ["ce", "gce"]) == ["gce"]
+    with pytest.raises(ValueError, match="losses must name at least one loss"):
+        check_names("loss", [], ["ce"], field="losses")
+    with pytest.raises(ValueError, match="datasets must name at least one dataset"):
+        check_names("dataset", [], ["digits"])
+    with pytest.raises(ValueError, match="unknown loss 'mse'; known: ce, gce"):
+        check_names("loss", ["ce", "mse"], ["ce", "gce"])

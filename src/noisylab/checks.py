@@ -136,6 +136,27 @@ def check_registered(what: str, value: str, known: Iterable[str]) -> str:
     return value
 
 
+def check_names(
+    what: str, values: Iterable[str], known: Iterable[str], *, field: str | None = None
+) -> list[str]:
+    """A non-empty list of registered names (e.g. a study's ``datasets`` or ``losses``);
+    ``field`` names the list in the message (default ``what + "s"``).
+
+    Examples
+    --------
+    >>> check_names("loss", ["ce", "gce"], ["ce", "gce", "mae"])
+    ['ce', 'gce']
+    >>> check_names("dataset", [], ["digits"])
+    Traceback (most recent call last):
+        ...
+    ValueError: datasets must name at least one dataset
+    """
+    names, registered = list(values), list(known)
+    if not names:
+        raise ValueError(f"{field or what + 's'} must name at least one {what}")
+    return [check_registered(what, v, registered) for v in names]
+
+
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
 
 

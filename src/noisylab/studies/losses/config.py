@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from noisylab.checks import check_names
 from noisylab.studies.base import StudyConfig
 from noisylab.studies.common import (
     CIFAR_TRAIN,
@@ -164,11 +165,7 @@ class Config(StudyConfig):
     def _datasets(cls, v: list[str]) -> list[str]:
         from noisylab.data import DATASETS
 
-        if not v:
-            raise ValueError("datasets must name at least one dataset")
-        for name in v:
-            DATASETS.get(name)  # raises with the known names
-        return v
+        return check_names("dataset", v, DATASETS)
 
     @field_validator("noise")
     @classmethod
@@ -180,11 +177,7 @@ class Config(StudyConfig):
     def _losses(cls, v: list[str]) -> list[str]:
         from noisylab.losses import LOSSES
 
-        if not v:
-            raise ValueError("losses must name at least one loss")
-        for name in v:
-            LOSSES.get(name)
-        return v
+        return check_names("loss", v, LOSSES, field="losses")
 
     @field_validator("lrs")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from noisylab.checks import check_names
 from noisylab.studies.base import StudyConfig
 from noisylab.studies.common import (
     CIFAR_TRAIN,
@@ -162,11 +163,7 @@ class Config(StudyConfig):
     def _datasets(cls, v: list[str]) -> list[str]:
         from noisylab.data import DATASETS
 
-        if not v:
-            raise ValueError("datasets must name at least one dataset")
-        for name in v:
-            DATASETS.get(name)
-        return v
+        return check_names("dataset", v, DATASETS)
 
     @field_validator("models")
     @classmethod
