@@ -9,7 +9,7 @@ PRESET ?= quick
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-all install dev lint format bench docs clean
+.PHONY: demo test test-all install dev lint format bench docs extended claims clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,14 @@ bench: $(VENV)/.dev
 
 docs: $(VENV)/.dev
 	$(BIN)/python docs/gen_api.py --out docs/api
+
+# Every study at the extended preset (about an hour on 2 cores), then the claims audit from the
+# store: docs/claims.md sets tiny, quick and extended side by side.
+extended: $(VENV)/.core
+	$(BIN)/noisylab reproduce --preset extended
+
+claims: $(VENV)/.core
+	$(BIN)/python docs/gen_claims.py --store results/noisylab.sqlite --out docs/claims.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info

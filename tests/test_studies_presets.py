@@ -18,9 +18,9 @@ def cifar_dir(tmp_path_factory):
 @pytest.mark.parametrize("name", studies.available())
 def test_every_preset_expands_into_distinct_serialisable_units(name, cifar_dir):
     mod = studies.get(name)
-    assert set(mod.Config.PRESETS) == {"tiny", "quick", "paper"}
+    assert set(mod.Config.PRESETS) == {"tiny", "quick", "extended", "paper"}
     sizes = {}
-    for preset in ("tiny", "quick", "paper"):
+    for preset in ("tiny", "quick", "extended", "paper"):
         config = mod.Config.preset(preset)
         if preset == "paper" and "data_dir" in type(config).model_fields:
             config = studies.apply_sets(config, [f"data_dir={cifar_dir}"])
@@ -32,4 +32,5 @@ def test_every_preset_expands_into_distinct_serialisable_units(name, cifar_dir):
             assert run_id(mod, back) == rid  # a unit read back maps to the same run
         assert len(set(ids)) == len(ids), f"{name} {preset} repeats a unit"
         sizes[preset] = len(units)
+    # extended may hold fewer, longer units than quick (e.g. longer training per unit)
     assert sizes["tiny"] <= sizes["quick"] <= sizes["paper"]

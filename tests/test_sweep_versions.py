@@ -193,3 +193,30 @@ def test_pool_workers_import_an_unregistered_study_by_reference(studies, tmp_pat
     ]
     assert ran() == ["pkg 0", "pkg 1", "pkg 2"]
     assert {r["study"] for r in store.list_runs()} == {"pkg_study"}
+
+
+def test_analysis_modules_are_left_out_of_the_version(studies, tmp_path):
+    """Editing a module named in ``ANALYSIS`` keeps the stored results; editing run code or
+    naming a module that does not exist does not."""
+    root, load, ran = studies
+    (root / "vpkg" / "claims.py").write_text("THRESHOLD = 0.5\n")
+    init = root / "vpkg" / "__init__.py"
+    init.write_text(init.read_text() + 'ANALYSIS = ("claims",)\n')
+    store = open_store(tmp_path / "s.sqlite")
+    pkg, _mod, _, _ = _run_both(store, load)
+    ran()
+    version = study_version(pkg)
+
+    (root / "vpkg" / "claims.py").write_text("THRESHOLD = 0.8\n")
+    pkg, _mod, _, _ = _run_both(store, load)
+    assert study_version(pkg) == version and ran() == []
+
+    (root / "vpkg" / "run.py").write_text(PKG_RUN.replace("* 2", "* 5"))
+    pkg, _mod, a, _ = _run_both(store, load)
+    assert study_version(pkg) != version and ran() == ["pkg 0", "pkg 1", "pkg 2"]
+    assert a == [{"value": 0}, {"value": 5}, {"value": 10}]
+
+    init.write_text(init.read_text().replace('("claims",)', '("claims", "nowhere")'))
+    pkg, _mod = load()
+    with pytest.raises(ValueError, match="'nowhere'"):
+        study_version(pkg)

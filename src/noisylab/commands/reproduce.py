@@ -20,7 +20,7 @@ DEFAULT_STORE = DEFAULT_PATH
 
 def reproduce(
     preset: str = typer.Option(
-        DEFAULT_PRESET, help="Preset for every study: tiny, quick or paper."
+        DEFAULT_PRESET, help="Preset for every study: tiny, quick, extended or paper."
     ),
     only: list[str] = typer.Option([], "--only", help="Run only these studies (repeatable)."),
     executor: str = typer.Option("local", help="Executor: local or ray."),

@@ -17,7 +17,7 @@ console = Console()
 
 def run(
     study: str = typer.Argument(..., help="Study name (see `noisylab list studies`)."),
-    preset: str = typer.Option(DEFAULT_PRESET, help="Preset: tiny, quick or paper."),
+    preset: str = typer.Option(DEFAULT_PRESET, help="Preset: tiny, quick, extended or paper."),
     set_: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     out: Path = typer.Option(None, help="Output directory (default: runs/STUDY-PRESET)."),
     store: Path = typer.Option(DEFAULT_PATH, help="Results store (SQLite)."),

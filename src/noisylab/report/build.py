@@ -115,6 +115,15 @@ class Section:
     hosts: list[str] = field(default_factory=list)
     finished: str = ""
     error: str | None = None
+    #: every preset of this study in the store (this section's included), by budget
+    by_preset: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def matrix(self) -> list[dict[str, Any]]:
+        """Rows of the claims-by-preset table (see :func:`noisylab.report.presets.matrix_rows`)."""
+        from noisylab.report.presets import matrix_rows
+
+        return matrix_rows(self.by_preset)
 
     @property
     def reproduced(self) -> int:
@@ -146,6 +155,7 @@ def build(store_path: Path, out: Path) -> Path:
     :func:`summary`); the other sections are unaffected.
     """
     from noisylab import studies
+    from noisylab.report.presets import PresetClaims, analyse_run, latest_by_preset
     from noisylab.studies import runner
     from noisylab.sweep import open_store
 
@@ -156,6 +166,7 @@ def build(store_path: Path, out: Path) -> Path:
             f"the store {store_path} holds no reproduced study; run `noisylab reproduce`"
         )
     store = open_store(store_path)
+    others = latest_by_preset(store_path)
     sections = []
     for sr in runs:
         sdir = out / sr.study
@@ -191,6 +202,14 @@ def build(store_path: Path, out: Path) -> Path:
             sec.tables_md = table.read_text() if table.exists() else ""
             meta = sdir / "run.json"
             sec.run_meta = json.loads(meta.read_text()) if meta.exists() else {}
+        sec.by_preset = {
+            p: (
+                PresetClaims(p, sec.claims, sec.units, sec.compute_s, sec.error)
+                if p == sr.preset
+                else analyse_run(store, run, sdir / "presets" / p)
+            )
+            for p, run in others.get(sr.study, {sr.preset: sr}).items()
+        }
         sections.append(sec)
     render(sections, out)
     return out / "index.html"
@@ -215,6 +234,7 @@ def render(sections: list[Section], out: Path) -> None:
     """Write ``index.html``, ``README.md`` and ``summary.json`` for the given sections."""
     import jinja2
 
+    from noisylab.report.presets import headline
     from noisylab.studies.runner import machine, versions
 
     env = jinja2.Environment(
@@ -228,6 +248,7 @@ def render(sections: list[Section], out: Path) -> None:
     env.filters["evidence"] = format_evidence
     env.filters["evidence_html"] = evidence_html
     env.filters["duration"] = format_duration
+    env.filters["headline"] = headline
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True)
     total = sum(len(s.claims) for s in sections)
     ok = sum(s.reproduced for s in sections)
@@ -237,6 +258,7 @@ def render(sections: list[Section], out: Path) -> None:
         "reproduced": ok,
         "failed": [s for s in sections if s.error],
         "presets": sorted({s.preset for s in sections}),
+        "preset_totals": _preset_totals(sections),
         "versions": versions(),
         "machine": machine(),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -253,10 +275,35 @@ def render(sections: list[Section], out: Path) -> None:
             "error": s.error,
             "reproduced": s.reproduced,
             "claims": [c.model_dump() for c in s.claims],
+            "presets": {
+                p: {
+                    "reproduced": pc.reproduced,
+                    "claims": len(pc.claims),
+                    "units": pc.units,
+                    "compute_s": pc.compute_s,
+                    "error": pc.error,
+                    "verdicts": {c.id: c.reproduced for c in pc.claims},
+                }
+                for p, pc in s.by_preset.items()
+            },
         }
         for s in sections
     ]
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _preset_totals(sections: list[Section]) -> list[dict[str, Any]]:
+    """Per preset in the store: claims reproduced and evaluated, and the studies it covers."""
+    from noisylab.report.presets import preset_key
+
+    totals: dict[str, dict[str, Any]] = {}
+    for s in sections:
+        for p, pc in s.by_preset.items():
+            t = totals.setdefault(p, {"preset": p, "reproduced": 0, "total": 0, "studies": []})
+            t["reproduced"] += pc.reproduced
+            t["total"] += len(pc.claims)
+            t["studies"].append(s.study)
+    return [totals[p] for p in sorted(totals, key=preset_key)]
 
 
 # A 1×1 transparent PNG as the favicon, so the browser does not request /favicon.ico.

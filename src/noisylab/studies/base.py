@@ -5,7 +5,7 @@ A study is a module exposing
 ``NAME``, ``TITLE``, ``PAPER``
     identifiers and the seed paper's title;
 ``Config``
-    a :class:`StudyConfig` subclass whose ``PRESETS`` maps ``tiny``/``quick``/``paper``
+    a :class:`StudyConfig` subclass whose ``PRESETS`` maps ``tiny``/``quick``/``extended``/``paper``
     to field overrides;
 ``units(config) -> list[dict]``
     the independent runs (JSON-serialisable dicts) the study needs; each becomes one row of

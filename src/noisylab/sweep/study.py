@@ -52,15 +52,35 @@ def study_name(study: Any) -> str:
     return name
 
 
-def _source_files(module: ModuleType) -> list[Path]:
-    """The module's ``.py`` file, or every ``.py`` file under a package's directory."""
+def _source_files(module: ModuleType, analysis: Iterable[str] = ()) -> list[Path]:
+    """The module's ``.py`` file, or every ``.py`` file under a package's directory except
+    the top-level modules named in ``analysis`` (code that reads results, never makes them)."""
     file = getattr(module, "__file__", None)
     if not file:
         return []
     path = Path(file)
     if path.name == "__init__.py":
-        return sorted(p for p in path.parent.rglob("*.py") if "__pycache__" not in p.parts)
+        skip = {path.parent / f"{name}.py" for name in analysis}
+        return sorted(
+            p for p in path.parent.rglob("*.py") if "__pycache__" not in p.parts and p not in skip
+        )
     return [path]
+
+
+def _analysis_modules(study: Any, module: ModuleType | None) -> tuple[str, ...]:
+    """The study's ``ANALYSIS`` names, checked: top-level modules of its package."""
+    names = tuple(getattr(study, "ANALYSIS", ()) or ())
+    if not names:
+        return ()
+    file = getattr(module, "__file__", None) if module is not None else None
+    if not file or Path(file).name != "__init__.py":
+        raise ValueError(f"ANALYSIS {names} needs a study package, not the module {file!r}")
+    for name in names:
+        if not (Path(file).parent / f"{name}.py").is_file():
+            raise ValueError(
+                f"ANALYSIS names {name!r}, which is not a module of {Path(file).parent}"
+            )
+    return names
 
 
 def _file_digest(path: Path) -> str:
@@ -107,7 +127,9 @@ def study_version(study: Any) -> str:
     """A 16-hex-digit version of a study's code, config schema and declared result format.
 
     The SHA-256 over: the source bytes of the module holding the study (every ``.py`` file
-    of its package when the study is a package), of any modules it names in ``SOURCES``
+    of its package when the study is a package, except the modules it names in ``ANALYSIS``:
+    code that only reads stored results, such as claims and figures, so editing it re-analyses
+    without re-running), of any modules it names in ``SOURCES``
     (library code whose change alters its results), the JSON schema of its ``Config``
     (fields, types, defaults) and its ``RESULT_VERSION`` when declared. An explicit string
     attribute ``version`` on the study replaces all of this.
@@ -124,7 +146,8 @@ def study_version(study: Any) -> str:
         return explicit
     h = hashlib.sha256()
     module = _module_of(study)
-    files = _source_files(module) if module is not None else []
+    analysis = _analysis_modules(study, module)
+    files = _source_files(module, analysis) if module is not None else []
     root = files[0].parent if files else None
     for path in files + _extra_modules(getattr(study, "SOURCES", ())):
         rel = (
