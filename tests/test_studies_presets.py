@@ -34,3 +34,32 @@ def test_every_preset_expands_into_distinct_serialisable_units(name, cifar_dir):
         sizes[preset] = len(units)
     # extended may hold fewer, longer units than quick (e.g. longer training per unit)
     assert sizes["tiny"] <= sizes["quick"] <= sizes["paper"]
+
+
+@pytest.mark.parametrize("name", studies.available())
+def test_analysis_modules_never_feed_a_run(name):
+    """The modules a study names in ``ANALYSIS`` are left out of its version (editing them
+    keeps the stored results), so no run-side module may import them."""
+    import ast
+    from pathlib import Path
+
+    mod = studies.get(name)
+    analysis = set(mod.ANALYSIS)
+    pkg = Path(mod.__file__).parent
+    assert analysis and all((pkg / f"{a}.py").is_file() for a in analysis)
+    assert {"analyse", "claims"} <= analysis
+    for path in pkg.glob("*.py"):
+        if path.stem in analysis or path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names if node.module is None]
+                level_ok = node.level == 1 or (node.module or "").startswith(mod.__name__)
+                for n in names:
+                    tail = n.rsplit(".", 1)[-1]
+                    assert not (level_ok and tail in analysis), f"{path.name} imports {n}"
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    assert a.name.rsplit(".", 1)[-1] not in analysis or not a.name.startswith(
+                        mod.__name__
+                    ), f"{path.name} imports {a.name}"
