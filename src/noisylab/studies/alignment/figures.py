@@ -113,7 +113,13 @@ def plot_n(path: Path, sweeps: list[NSweep]) -> None:
         )
         emp = mine[0].empirical
         if setting != "linear" and emp is not None:
-            ax.axvline(emp, color="r", ls=":", lw=1, label=f"empirical threshold ≈ {emp:.0f}")
+            ax.axvline(
+                emp,
+                color="r",
+                ls=":",
+                lw=1,
+                label=f"empirical threshold (capacity max n·memorisation) ≈ {emp:.0f}",
+            )
         ax.set(xscale="log", xlabel="training-set size n", ylabel="alignment", title=setting)
         label_decades_only(ax)
         if setting == "linear":
