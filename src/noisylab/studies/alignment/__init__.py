@@ -19,7 +19,8 @@ CCA) between their hidden representations of a fixed probe set. Settings:
 
 One unit = one (setting, noise level, n, seed): an M-member ensemble. The MLP's nominal
 interpolation threshold is parameters / outputs (Belkin et al. 2019); the empirical one is
-where the ensemble stops fitting its noise (memorisation of the noise falls through 50 %).
+the same with effective parameters: the ensemble's capacity max_n n × memorisation(n), the
+number of samples whose noise it can still fit (``analyse.empirical_threshold``).
 
 Claims (``claims.py``, one function each):
 

@@ -24,7 +24,8 @@ from .records import Key, NSweep, Point, SnrSweep, UnitResult, curve, result_fro
 
 #: the metrics averaged over seeds (each also gets a ``*_se`` standard error).
 METRIC_COLS = ("cka", "knn", "cca", "test_err", "train_err", "memorisation", "theory")
-#: an empirical interpolation threshold is where memorisation of the noise falls through this.
+#: a sweep measures its capacity (:func:`empirical_threshold`) only if some point fits less
+#: than this share of its noise; :func:`memorisation_half_n` is where memorisation crosses it.
 MEMORISATION_HALF = 0.5
 
 
@@ -84,16 +85,57 @@ def n_sweeps(config: Config, agg: dict[Key, Point]) -> list[NSweep]:
     sweeps = []
     for name, setting, rows in found:
         nominal = rows[0][1]["threshold"]
-        empirical = nominal if setting == "linear" else empirical_threshold(rows)
-        sweeps.append(NSweep(name, setting, rows, [k[2] for k, _ in rows], nominal, empirical))
+        ns = [k[2] for k, _ in rows]
+        if setting == "linear":
+            sweeps.append(NSweep(name, setting, rows, ns, nominal, nominal))
+        else:
+            half = memorisation_half_n(rows)
+            emp = empirical_threshold(rows)
+            sweeps.append(NSweep(name, setting, rows, ns, nominal, emp, half))
     return sweeps
 
 
 def empirical_threshold(rows: list[tuple[Key, Point]]) -> float | None:
+    """The sweep's effective capacity in samples: max over n of n × memorisation(n).
+
+    Belkin et al. (2019) put the interpolation threshold where n·outputs equals the
+    number of parameters. Memorisation, the share of the noise the fit follows, is the
+    fit's effective degrees of freedom per target (Efron 2004: E⟨f, ε⟩ = σ²·df, so
+    memorisation ≈ df / (n·outputs)): it is 1 while the ensemble interpolates and ≈ C/n
+    past the threshold C, so n × memorisation is n below the threshold and ≈ C above it,
+    and its maximum estimates C with effective instead of nominal parameters. It is at
+    least the largest n that is still fitted exactly (Nakkiran et al. 2019's effective
+    model complexity). With label flips, memorisation is the share of flipped labels the
+    members fit and the same saturation reading holds. ``None`` when no point fits less than half its noise: the sweep
+    never leaves the interpolating regime and C is not measured.
+
+    The earlier estimate, the n where memorisation falls through 50 %
+    (:func:`memorisation_half_n`), sits at 2C on the same curve by construction.
+
+    >>> ns = (50, 100, 150, 200, 250, 400)
+    >>> pts = [(("m", 2.0, n), {"memorisation": min(1.0, 100 / n)}) for n in ns]
+    >>> empirical_threshold(pts), round(memorisation_half_n(pts))
+    (100.0, 200)
+    """
+    caps = [k[2] * v["memorisation"] for k, v in rows if np.isfinite(v.get("memorisation", np.nan))]
+    past = [
+        v["memorisation"] < MEMORISATION_HALF
+        for _, v in rows
+        if np.isfinite(v.get("memorisation", np.nan))
+    ]
+    if not caps or not any(past):
+        return None
+    return float(max(caps))
+
+
+def memorisation_half_n(rows: list[tuple[Key, Point]]) -> float | None:
     """n where the ensemble's memorisation of its noise falls through 50 % (log-interpolated).
 
+    Reported beside :func:`empirical_threshold` (the estimate before extended): on a
+    memorisation curve min(1, C/n) it returns 2C, twice the interpolation threshold.
+
     >>> pts = [(("m", 0.2, n), {"memorisation": m}) for n, m in ((10, 0.9), (1000, 0.1))]
-    >>> round(empirical_threshold(pts), 6)
+    >>> round(memorisation_half_n(pts), 6)
     100.0
     """
     ns = [k[2] for k, _ in rows]

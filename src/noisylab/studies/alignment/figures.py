@@ -29,7 +29,8 @@ def plot_snr(path: Path, config: Config, agg: dict[Key, Point], sweeps: list[Snr
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     ax = axes[0]
-    snr_grid = np.geomspace(min(config.linear_snrs) / 1.5, max(config.linear_snrs) * 1.5, 100)
+    snrs = config.linear_snrs or [1.0]  # none: no linear units, nothing plotted on the left
+    snr_grid = np.geomspace(min(snrs) / 1.5, max(snrs) * 1.5, 100)
     for i, a in enumerate(config.linear_alphas):
         n = config.linear_n(a)
         rows = curve(agg, "linear", n=n)
@@ -113,7 +114,13 @@ def plot_n(path: Path, sweeps: list[NSweep]) -> None:
         )
         emp = mine[0].empirical
         if setting != "linear" and emp is not None:
-            ax.axvline(emp, color="r", ls=":", lw=1, label=f"empirical threshold ≈ {emp:.0f}")
+            ax.axvline(
+                emp,
+                color="r",
+                ls=":",
+                lw=1,
+                label=f"empirical threshold (capacity max n·memorisation) ≈ {emp:.0f}",
+            )
         ax.set(xscale="log", xlabel="training-set size n", ylabel="alignment", title=setting)
         label_decades_only(ax)
         if setting == "linear":
@@ -129,7 +136,8 @@ def plot_theory(path: Path, config: Config, agg: dict[Key, Point]) -> None:
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    grid = np.linspace(min(config.linear_alphas) * 0.9, max(config.linear_alphas) * 1.05, 400)
+    alphas = config.linear_alphas or [1.0]  # none: no linear units, nothing plotted
+    grid = np.linspace(min(alphas) * 0.9, max(alphas) * 1.05, 400)
     for i, snr in enumerate(config.linear_snrs):
         rows = curve(agg, "linear", level=snr)
         if not rows:

@@ -182,7 +182,11 @@ class NSweep:
     rows: list[tuple[Key, Point]]
     n: list[int]
     nominal: float  # linear: d; MLP: parameters / outputs
-    empirical: float | None  # MLP: where memorisation of the noise falls through 50 %
+    empirical: (
+        float | None
+    )  # MLP: the capacity max_n n × memorisation (analyse.empirical_threshold)
+    #: MLP: where memorisation falls through 50 % (the estimate before extended; ≈ 2 × capacity)
+    memorisation_half: float | None = None
 
     @property
     def threshold(self) -> float:
