@@ -37,9 +37,14 @@ class Context:
     selection: Selection = field(default_factory=dict)
 
 
-def _fmt(x: float, signed: bool = True) -> str:
-    """A number for a headline: ``+1.23``, ``-0.40`` (``nan`` when missing)."""
-    return "nan" if x is None or math.isnan(x) else (f"{x:+.2f}" if signed else f"{x:.3g}")
+def _fmt(x: float, fixed: bool = True) -> str:
+    """A signed number for a headline: ``+1.23`` (fixed) or ``-0.0123`` (3 significant
+    digits); ``nan`` when missing.
+
+    >>> _fmt(1.234), _fmt(-0.01234, fixed=False), _fmt(float("nan"))
+    ('+1.23', '-0.0123', 'nan')
+    """
+    return "nan" if math.isnan(x) else (f"{x:+.2f}" if fixed else f"{x:+.3g}")
 
 
 def methods_present(config: Config, groups: Groups) -> list[str]:
@@ -299,7 +304,7 @@ def vasso_lower_direction_variance(
             ev[f"{ds} η={r:g}"] = entry
     w = max(gaps, key=lambda t: math.inf if math.isnan(t[0]) else t[0], default=(math.nan, "—"))
     ev["headline"] = (
-        f"largest VaSSO − SAM direction variance {_fmt(w[0])} ({w[1]}) "
+        f"largest VaSSO − SAM direction variance {_fmt(w[0], fixed=False)} ({w[1]}) "
         "(reproduced when < 0 everywhere)"
     )
     return Claim(
@@ -375,7 +380,7 @@ def sam_flatter_minima(groups: Groups, datasets: Sequence[str]) -> Claim:
     w = ev.pop("_flat_worst")
     ev = {
         "headline": (
-            f"largest SAM − SGD top Hessian eigenvalue {_fmt(w[0])} ({w[1]}) "
+            f"largest SAM − SGD top Hessian eigenvalue {_fmt(w[0], fixed=False)} ({w[1]}) "
             "(reproduced when < 0 at every η > 0)"
         ),
         **ev,
