@@ -67,7 +67,7 @@ def test_val_split_is_a_seeded_partition():
     tr, va = val_split(100, 0.2, seed=3)
     assert len(va) == 20 and len(tr) == 80
     assert sorted(np.concatenate([tr, va]).tolist()) == list(range(100))
-    tr2, va2 = val_split(100, 0.2, seed=3)
+    _, va2 = val_split(100, 0.2, seed=3)
     assert (va == va2).all() and not (va == val_split(100, 0.2, seed=4)[1]).all()
 
 
