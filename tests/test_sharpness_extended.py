@@ -32,7 +32,7 @@ def test_extended_units_are_valid_unique_and_cover_the_grid():
     for ds, budgets in (("mnist", [40, 20]), ("mnist1d", [60])):
         for e in budgets:
             for m in ("sam", "vasso:0.9", "vasso:0.4"):
-                assert {k[3] for k in keys if k[:3] == (ds, e, m)} == {0.05, 0.1, 0.2}
+                assert {k[3] for k in keys if k[:3] == (ds, e, m)} == {0.1, 0.2, 0.4}
             assert {k[3] for k in keys if k[:3] == (ds, e, "sgd")} == {None}
             assert {k[3] for k in keys if k[:3] == (ds, e, "asam")} == {config.asam_rho}
     assert len(units) == 2 * 11 + 11

@@ -81,7 +81,17 @@ def analyse(config: Config, results: list[dict[str, Any]], out: Path) -> list[Cl
     claims = claims_mod.evaluate(config, groups, context)
     write_table(config, groups, claims, out / "table.md")
     accuracy_figure(config, groups, out / "figures" / "accuracy_vs_noise.png")
-    curves = {(res.dataset, res.method): res for res in parsed}
+    # direction curves: one result per (dataset, method), preferring the main budget and
+    # the configured ρ (a ρ grid and epoch budgets give several)
+    curves: dict[tuple[str, str], UnitResult] = {}
+    for res in sorted(
+        parsed,
+        key=lambda r: (
+            (r.epochs or epochs_of.get(r.dataset, 20)) == epochs_of.get(r.dataset, 20),
+            unit_rho(r) in (None, config.rho, config.asam_rho),
+        ),
+    ):
+        curves[(res.dataset, res.method)] = res  # the preferred result comes last
     direction_figure(config, curves, out / "figures" / "direction_stability.png")
     return claims
 
