@@ -182,3 +182,23 @@ def test_headlines_name_the_deciding_number():
     assert "-2.00 points (vasso:0.4, d η=0.5)" in m.evidence["headline"] and not m.reproduced
     v = sc.vasso_lower_direction_variance(g, ["d"], ["vasso:0.4"])
     assert "-0.25" in v.evidence["headline"] and v.reproduced
+
+
+def test_direction_variance_compares_at_the_same_rho():
+    # VaSSO is below SAM at each ρ, but SAM at ρ=0.4 is below VaSSO at ρ=0.1: comparing the
+    # (different) tuned radii would fail; the claim compares at every shared ρ and holds
+    def g(sam_var: float, vasso_var: float) -> sc.Groups:
+        return {
+            ("d", 0.5, "sam"): [_m(s, 0.5, None, 0.7, sam_var) for s in range(2)],
+            ("d", 0.5, "vasso:0.4"): [_m(s, 0.5, None, 0.7, vasso_var) for s in range(2)],
+        }
+
+    per_rho = {0.1: g(0.9, 0.8), 0.4: g(0.5, 0.4)}
+    tuned = {**g(0.5, 0.8)}  # SAM tuned to 0.4, VaSSO to 0.1
+    assert not sc.vasso_lower_direction_variance(tuned, ["d"], ["vasso:0.4"]).reproduced
+    c = sc.vasso_lower_direction_variance(tuned, ["d"], ["vasso:0.4"], per_rho)
+    assert c.reproduced
+    assert set(c.evidence) >= {"d η=0.5 ρ=0.1", "d η=0.5 ρ=0.4"}
+    per_rho[0.4] = g(0.5, 0.6)
+    c = sc.vasso_lower_direction_variance(tuned, ["d"], ["vasso:0.4"], per_rho)
+    assert not c.reproduced and "ρ=0.4" in c.evidence["headline"]
