@@ -19,12 +19,15 @@ from . import claims as claims_mod
 from .config import NAME, PAPER, TITLE, Config, parse_method
 from .figures import accuracy_figure, direction_figure
 from .records import Groups, Member, UnitResult
+from .tuning import main_groups, sweep_groups, tuned_groups, unit_rho
 
 #: columns of ``results.csv``, one row per (dataset, η, method, seed).
 RESULT_FIELDS = (
     "dataset",
     "noise",
     "optimizer",
+    "rho",
+    "epochs",
     "seed",
     "best_test_acc",
     "last_test_acc",
@@ -37,6 +40,7 @@ RESULT_FIELDS = (
     "dir_variance",
     "realized_rate",
     "diverged_epoch",
+    "val_last_acc",
 )
 
 
@@ -46,30 +50,48 @@ def analyse(config: Config, results: list[dict[str, Any]], out: Path) -> list[Cl
     (out / "figures").mkdir(parents=True, exist_ok=True)
     check_unit_results(NAME, results)
     parsed = [UnitResult.from_dict(r) for r in results]
-    rows: list[tuple[str, str, Member]] = [
-        (res.dataset, res.method, m) for res in parsed for m in res.members
-    ]
+    epochs_of = {ds: config.epochs.get(ds, 20) for ds in config.datasets}
+    rows: list[tuple[UnitResult, Member]] = [(res, m) for res in parsed for m in res.members]
     rows.sort(
         key=lambda t: (
-            t[0],
-            t[2].noise,
-            config.methods.index(t[1]) if t[1] in config.methods else 99,
-            t[2].seed,
+            t[0].dataset,
+            t[1].noise,
+            -(t[0].epochs or epochs_of.get(t[0].dataset, 20)),
+            config.methods.index(t[0].method) if t[0].method in config.methods else 99,
+            unit_rho(t[0]) or 0.0,
+            t[1].seed,
         )
     )
     csv_rows = []
-    for ds, method, m in rows:
-        row = {"dataset": ds, "optimizer": method, **m.to_dict()}
+    for res, m in rows:
+        row = {
+            "dataset": res.dataset,
+            "optimizer": res.method,
+            "rho": unit_rho(res),
+            "epochs": res.epochs or epochs_of.get(res.dataset, 20),
+            **m.to_dict(),
+        }
         csv_rows.append(jsonable({k: row.get(k) for k in RESULT_FIELDS}))
     write_csv(out / "results.csv", csv_rows)
 
-    groups: Groups = {}
-    for ds, method, m in rows:
-        groups.setdefault((ds, float(m.noise), method), []).append(m)
-    claims = claims_mod.evaluate(config, groups)
+    sweep = sweep_groups(parsed, epochs_of)
+    by_budget, selection = tuned_groups(sweep, default_rho=config.rho)
+    groups = main_groups(by_budget, epochs_of)
+    context = claims_mod.Context(sweep=sweep, by_budget=by_budget, selection=selection)
+    claims = claims_mod.evaluate(config, groups, context)
     write_table(config, groups, claims, out / "table.md")
     accuracy_figure(config, groups, out / "figures" / "accuracy_vs_noise.png")
-    curves = {(res.dataset, res.method): res for res in parsed}
+    # direction curves: one result per (dataset, method), preferring the main budget and
+    # the configured ρ (a ρ grid and epoch budgets give several)
+    curves: dict[tuple[str, str], UnitResult] = {}
+    for res in sorted(
+        parsed,
+        key=lambda r: (
+            (r.epochs or epochs_of.get(r.dataset, 20)) == epochs_of.get(r.dataset, 20),
+            unit_rho(r) in (None, config.rho, config.asam_rho),
+        ),
+    ):
+        curves[(res.dataset, res.method)] = res  # the preferred result comes last
     direction_figure(config, curves, out / "figures" / "direction_stability.png")
     return claims
 

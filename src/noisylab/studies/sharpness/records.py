@@ -13,7 +13,7 @@ from typing import Any
 from noisylab.studies.common import check_keys
 
 #: optional unit keys and their defaults (absent from a unit dict when at the default).
-UNIT_DEFAULTS: dict[str, Any] = {"data_dir": None, "augment": None}
+UNIT_DEFAULTS: dict[str, Any] = {"data_dir": None, "augment": None, "val_frac": 0.0}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Unit:
     # optional: left out of the dict at their defaults, so earlier units keep their hash
     data_dir: str | None = None
     augment: str | None = None
+    val_frac: float = 0.0  # fraction of the training set held out (noisy labels) to choose ρ
 
     def to_dict(self) -> dict[str, Any]:
         """The unit as the store's JSON dict."""
@@ -83,13 +84,19 @@ class Member:
     dir_cos: float | None  # None for SGD (no perturbation)
     dir_variance: float | None
     diverged_epoch: int | None
+    #: last-epoch accuracy on the noisy validation split (absent without one)
+    val_last_acc: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["val_last_acc"] is None:  # results without a validation split keep their form
+            del out["val_last_acc"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Member:
-        check_keys("sharpness member", data, [f.name for f in fields(cls)])
+        names = [f.name for f in fields(cls)]
+        check_keys("sharpness member", data, names[:-1], names[-1:])
         return cls(**data)
 
 

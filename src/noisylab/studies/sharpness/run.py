@@ -28,8 +28,13 @@ from .records import Member, Unit, UnitResult
 PERTURBING = ("sam", "asam", "vasso", "fsam")
 
 
-def optimizer_for(config: Config, spec: str) -> tuple[str, dict[str, Any]]:
+def optimizer_for(
+    config: Config, spec: str, rho: float | None = None
+) -> tuple[str, dict[str, Any]]:
     """Registry name and parameters of method ``spec``; the base settings are shared.
+
+    ``rho`` (default ``config.rho``) is the radius of SAM, VaSSO and FSAM; ASAM always uses
+    ``config.asam_rho``.
 
     >>> optimizer_for(Config(), "vasso:0.4")
     ('vasso', {'base': 'sgd', 'momentum': 0.9, 'rho': 0.1, 'theta': 0.4})
@@ -41,57 +46,83 @@ def optimizer_for(config: Config, spec: str) -> tuple[str, dict[str, Any]]:
     if name == "sgd":
         return config.base, momentum
     params: dict[str, Any] = {"base": config.base, "momentum": config.momentum}
-    params["rho"] = config.asam_rho if name == "asam" else config.rho
+    params["rho"] = config.asam_rho if name == "asam" else (config.rho if rho is None else rho)
     if theta is not None:
         params["theta"] = theta
     return name, params
 
 
+def method_rhos(config: Config, spec: str) -> list[float | None]:
+    """The ρ values method ``spec`` runs at: the grid for SAM/VaSSO/FSAM, else ``[None]``."""
+    name, _ = parse_method(spec)
+    return [None] if name in ("sgd", "asam") else list(config.rho_grid())
+
+
 def make_units(config: Config) -> list[Unit]:
-    """One :class:`Unit` per (dataset, method); all noise rates × seeds are its members."""
+    """One :class:`Unit` per (dataset, epoch budget, method, ρ); all noise rates × seeds are
+    its members. Without ``rhos`` and ``epoch_budgets``: one unit per (dataset, method)."""
     check_data_files(config.datasets, config.data_dir, human=False)
     pairs = [(ds, config.models.get(ds, "mlp")) for ds in config.datasets]
     check_pairs(pairs, data_dir=config.data_dir, width=config.width, depth=config.depth)
     out = []
-    for ds in config.datasets:
-        for spec in config.methods:
-            opt, params = optimizer_for(config, spec)
-            out.append(
-                Unit(
-                    dataset=ds,
-                    method=spec,
-                    optimizer=opt,
-                    optimizer_params=params,
-                    model=config.models.get(ds, "mlp"),
-                    n_train=config.n_train.get(ds),
-                    n_test=config.n_test.get(ds),
-                    epochs=config.epochs.get(ds, 20),
-                    rates=list(config.noise_rates),
-                    seeds=config.seeds,
-                    seed=config.seed,
-                    device=config.device,
-                    lr=config.lr,
-                    weight_decay=config.weight_decay,
-                    batch_size=config.batch_size,
-                    schedule=config.schedule,
-                    eval_every=config.eval_every,
-                    width=config.width,
-                    depth=config.depth,
-                    rho_probe=config.rho,
-                    probe_batch=config.probe_batch,
-                    hessian_iters=config.hessian_iters,
-                    m=config.m,
-                    m_batches=config.m_batches,
-                    data_dir=config.data_dir,
-                    augment=config.augment,
-                )
+    grid = [
+        (ds, epochs, spec, rho)
+        for ds in config.datasets
+        for epochs in config.budgets(ds)
+        for spec in config.methods
+        for rho in method_rhos(config, spec)
+    ]
+    for ds, epochs, spec, rho in grid:
+        opt, params = optimizer_for(config, spec, rho)
+        out.append(
+            Unit(
+                dataset=ds,
+                method=spec,
+                optimizer=opt,
+                optimizer_params=params,
+                model=config.models.get(ds, "mlp"),
+                n_train=config.n_train.get(ds),
+                n_test=config.n_test.get(ds),
+                epochs=epochs,
+                rates=list(config.noise_rates),
+                seeds=config.seeds,
+                seed=config.seed,
+                device=config.device,
+                lr=config.lr,
+                weight_decay=config.weight_decay,
+                batch_size=config.batch_size,
+                schedule=config.schedule,
+                eval_every=config.eval_every,
+                width=config.width,
+                depth=config.depth,
+                rho_probe=config.rho,
+                probe_batch=config.probe_batch,
+                hessian_iters=config.hessian_iters,
+                m=config.m,
+                m_batches=config.m_batches,
+                data_dir=config.data_dir,
+                augment=config.augment,
+                val_frac=config.val_frac,
             )
+        )
     return out
 
 
 def units(config: Config) -> list[dict[str, Any]]:
     """The units of :func:`make_units` as the store's JSON dicts."""
     return [u.to_dict() for u in make_units(config)]
+
+
+def val_split(n: int, val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, validation) indices of the training set; validation: ⌊val_frac·n⌉.
+
+    >>> tr, va = val_split(10, 0.2, seed=0)
+    >>> len(tr), len(va), sorted([*tr, *va]) == list(range(10))
+    (8, 2, True)
+    """
+    perm = np.random.default_rng([seed, 2023]).permutation(n)
+    n_val = max(1, round(val_frac * n))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def probes(unit: Unit, model: Any, ds: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -155,9 +186,21 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         member_noise(ds, f"symmetric:{r}", [1000 * u.seed + 17 * s + round(100 * r) for s in seeds])
         for r in u.rates
     ]
-    labels = torch.as_tensor(np.concatenate([nz.labels for nz in per_rate]))  # (M, n)
-    mask = torch.as_tensor(np.concatenate([nz.is_noisy for nz in per_rate]))  # (M, n)
-    realized = np.concatenate([nz.realized_rate for nz in per_rate])  # (M,)
+    labels_all = np.concatenate([nz.labels for nz in per_rate])  # (M, n)
+    mask_all = np.concatenate([nz.is_noisy for nz in per_rate])  # (M, n)
+    eval_sets = None
+    if u.val_frac > 0:  # hold out noisy-labelled training samples to choose ρ
+        tr, va = val_split(ds.n_train, u.val_frac, u.seed)
+        eval_sets = {"val": (ds.x_train[va], torch.as_tensor(labels_all[:, va]))}
+        ds = ds.replace(x_train=ds.x_train[tr], y_train=ds.y_train[tr])
+        labels_all, mask_all = labels_all[:, tr], mask_all[:, tr]
+    labels = torch.as_tensor(labels_all)  # (M, n_train)
+    mask = torch.as_tensor(mask_all)  # (M, n_train)
+    realized = (  # (M,) realised rate on the samples trained on
+        mask_all.mean(1)
+        if u.val_frac > 0
+        else np.concatenate([nz.realized_rate for nz in per_rate])
+    )
     init_seeds = [1000 * u.seed + s for _, s in pairs]  # same init for a seed
     model = build_classifier(u.model, ds, init_seeds, width=u.width, depth=u.depth)
 
@@ -189,6 +232,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         seed=init_seeds,
         eval_every=u.eval_every,
         noisy_mask=mask,
+        eval_sets=eval_sets,
         callbacks=[log_directions],
         augment=u.augment,
         device=u.device,
@@ -206,6 +250,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     best, last = hist.best("test/acc"), hist.last("test/acc")
     mem = hist.last("noisy/acc_noisy") if "noisy/acc_noisy" in hist.metrics else None
     cos, var = mean_of("dir/cos_consecutive"), mean_of("dir/variance")
+    val_last = hist.last("val/acc") if eval_sets else np.full(len(pairs), np.nan)
     test = hist["test/acc"]  # (M, E)
     members = []
     for i, (r, s) in enumerate(pairs):
@@ -225,6 +270,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
                 dir_cos=cos[i],
                 dir_variance=var[i],
                 diverged_epoch=hist.diverged[i][0] if i in hist.diverged else None,
+                val_last_acc=float(val_last[i]) if eval_sets else None,
             )
         )
     result = UnitResult(
