@@ -109,7 +109,8 @@ def paper_loss_competitive(
     ``baselines`` in every setting where both have results (and there is one).
 
     The evidence also shows, per setting, the family's and the best baseline's last-epoch
-    accuracy on the *clean* training labels (``clean_train_acc``: does the loss underfit?)
+    training accuracy on the samples whose label is clean (``clean_train_acc``; without
+    noise, the whole training set: does the loss underfit?)
     and, with ``curves`` (mean test accuracy per evaluated epoch of each selected family),
     ``gap_by_epoch``: the same gap at every evaluated epoch of the run (does it shrink with
     training?). Neither changes the verdict.

@@ -233,7 +233,7 @@ class FamilyStats:
     diverged: int  # seeds whose loss became non-finite
     logit_scale: float
     seeds: int
-    #: last-epoch training accuracy against the *clean* labels (does the loss fit?)
+    #: last-epoch training accuracy on the samples whose label is clean (does the loss fit?)
     clean_train: float = float("nan")
 
 
