@@ -158,3 +158,17 @@ def test_every_claim_has_a_headline_with_its_number():
     assert got["raw-unhinged-diverges"].reproduced
     empty = lc.raw_unhinged_diverges({}, ["d"], noise)
     assert not empty.reproduced and "not reproduced" in empty.evidence["headline"]
+
+
+def test_audit_covers_every_claim_of_the_extended_preset():
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "audit" / "losses.yaml"
+    audit = yaml.safe_load(path.read_text())
+    ids = [c.id for c in lc.evaluate(study.Config.preset("extended"), {}, {})]
+    assert sorted(audit) == sorted(ids)
+    for entry in audit.values():
+        assert entry["category"] in {"reproduced", "budget", "protocol", "not-reproduced"}
+        assert entry["why"].strip() and "--preset extended" in entry["experiment"]
