@@ -19,10 +19,10 @@ def test_extended_preset_expands_into_valid_unique_units():
     config = study.Config.preset("extended")
     quick = study.Config.preset("quick")
     units = study.units(config)
-    # 4 noise settings (quick's 3 and symmetric 0.8) x 2 lrs
+    # 5 noise settings (quick's 3 and symmetric 0.4, 0.8) x 2 lrs
     assert [(u["noise"], u["lr"]) for u in units] == [
         (n, lr)
-        for n in ("none", "symmetric:0.6", "symmetric:0.8", "pair:mnist:0.4")
+        for n in ("none", "symmetric:0.4", "symmetric:0.6", "symmetric:0.8", "pair:mnist:0.4")
         for lr in (1e-3, 3e-3)
     ]
     ids = run_ids(study, units)
