@@ -292,7 +292,7 @@ def test_claim_symmetric_beat_ce_high_noise(mae, sgce, alpha_mae, expected):
     stats[("d", "symmetric:0.4", "ce")] = _fs(0.9)  # below HIGH_NOISE: not a setting
     c = lc.symmetric_beat_ce_high_noise(stats, ["d"], ["symmetric:0.4", "symmetric:0.6"], losses)
     assert c.reproduced is expected
-    assert list(c.evidence) == ["metric", "d symmetric:0.6"]
+    assert list(c.evidence) == ["metric", "d symmetric:0.6", "headline"]
     assert c.evidence["d symmetric:0.6"]["beat_ce_last"] == ("2/3" if expected else "1/3")
     assert "(mae, sgce, alpha-mae)" in c.statement
 

@@ -23,7 +23,17 @@ from noisylab.studies.common import check_unit_results, mean_std_cell, nan_mean
 from . import claims as claims_mod
 from .config import CLEANLAB, NAME, PAPER, RAW_UNHINGED, TITLE, Config
 from .figures import accuracy_figure
-from .records import Candidate, Chosen, FamilyStats, Member, Selection, StatsTable, UnitResult
+from .records import (
+    Candidate,
+    Chosen,
+    Curves,
+    FamilyStats,
+    Key,
+    Member,
+    Selection,
+    StatsTable,
+    UnitResult,
+)
 
 
 def analyse(config: Config, results: list[dict[str, Any]], out: Path) -> list[Claim]:
@@ -71,7 +81,7 @@ def analyse(config: Config, results: list[dict[str, Any]], out: Path) -> list[Cl
     )
 
     stats = family_stats(chosen)
-    claims = claims_mod.evaluate(config, chosen, stats)
+    claims = claims_mod.evaluate(config, chosen, stats, selected_curves(parsed, chosen))
     write_table(config, chosen, families, filters, claims, out / "table.md")
     accuracy_figure(config, stats, families, out / "figures" / "accuracy_vs_noise.png")
     return claims
@@ -116,8 +126,26 @@ def family_stats(chosen: Chosen) -> StatsTable:
             diverged=sum(m.diverged_epoch is not None for m in ms),
             logit_scale=nan_mean([m.logit_scale for m in ms]),
             seeds=len(ms),
+            clean_train=nan_mean([m.clean_train_acc_last for m in ms]),
         )
     return out
+
+
+def selected_curves(results: list[UnitResult], chosen: Chosen) -> Curves:
+    """Mean clean test accuracy per evaluated epoch of each selected (dataset, noise, family):
+    the members of the selected lr and parameters, from the stored per-epoch metrics."""
+    sums: dict[Key, dict[int, list[float]]] = {}
+    for res in results:
+        picked: dict[int, Key] = {}
+        for i, m in enumerate(res.members):
+            key = (res.dataset, res.noise, m.family)
+            sel = chosen.get(key)
+            if sel is not None and sel.lr == res.lr and sel.params == m.params:
+                picked[i] = key
+        for member, epoch, name, value in res.metrics:
+            if name == "test/acc" and member in picked and value is not None:
+                sums.setdefault(picked[member], {}).setdefault(int(epoch), []).append(value)
+    return {k: {ep: float(np.mean(v)) for ep, v in sorted(c.items())} for k, c in sums.items()}
 
 
 def _pct(v: float) -> str:

@@ -233,9 +233,13 @@ class FamilyStats:
     diverged: int  # seeds whose loss became non-finite
     logit_scale: float
     seeds: int
+    #: last-epoch training accuracy on the samples whose label is clean (does the loss fit?)
+    clean_train: float = float("nan")
 
 
 #: (dataset, noise spec, family) → the selection / its statistics.
 Key = tuple[str, str, str]
 Chosen = dict[Key, Selection]
 StatsTable = dict[Key, FamilyStats]
+#: (dataset, noise spec, family) → {epoch: mean clean test accuracy of the selected members}.
+Curves = dict[Key, dict[int, float]]
