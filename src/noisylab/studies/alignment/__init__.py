@@ -43,7 +43,12 @@ from .analyse import analyse
 from .config import NAME, PAPER, SETTINGS, TITLE, Config, mlp_parameters
 from .run import flip_labels, run_unit, units
 
+#: modules that only read stored results: left out of the study's version, so editing them
+#: re-analyses the store without re-running (``noisylab.sweep.study_version``).
+ANALYSIS = ("analyse", "claims", "figures")
+
 __all__ = [
+    "ANALYSIS",
     "NAME",
     "PAPER",
     "SETTINGS",

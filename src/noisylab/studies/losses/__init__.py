@@ -51,7 +51,12 @@ from .config import (
 from .records import Member, Unit, UnitResult, Variant
 from .run import run_unit, units, variants
 
+#: modules that only read stored results: left out of the study's version, so editing them
+#: re-analyses the store without re-running (``noisylab.sweep.study_version``).
+ANALYSIS = ("analyse", "claims", "figures")
+
 __all__ = [
+    "ANALYSIS",
     "BASELINES",
     "CLEANLAB",
     "NAME",

@@ -43,7 +43,12 @@ from .config import METHODS, NAME, PAPER, STORED_METRICS, TITLE, Config, parse_m
 from .records import Member, Unit, UnitResult
 from .run import run_unit, units
 
+#: modules that only read stored results: left out of the study's version, so editing them
+#: re-analyses the store without re-running (``noisylab.sweep.study_version``).
+ANALYSIS = ("analyse", "claims", "figures")
+
 __all__ = [
+    "ANALYSIS",
     "METHODS",
     "NAME",
     "PAPER",
