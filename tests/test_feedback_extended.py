@@ -81,3 +81,41 @@ def test_every_claim_has_a_headline_from_its_numbers(n_seeds):
     for c in claims:
         assert "reproduced when" in c.evidence["headline"], c.id
     assert "gold +0.043, simulated +0.060" in claims[0].evidence["headline"]  # 3/70, 3/50
+
+
+def test_gold_choices_pick_the_higher_gold_reward_and_break_ties_by_a_seeded_coin():
+    from types import SimpleNamespace
+
+    from noisylab.studies.feedback.ablations import gold_choices
+
+    g0 = np.array([0.1, 0.9, 0.5, 0.5, 0.5, 0.5])
+    g1 = np.array([0.2, 0.3, 0.5, 0.5, 0.5, 0.5])
+    p = SimpleNamespace(
+        c=SimpleNamespace(seed=1),
+        world=SimpleNamespace(splits={"preference": None}),
+        y0=SimpleNamespace(numpy=lambda: g0),
+        y1=SimpleNamespace(numpy=lambda: g1),
+        gold_and_length=lambda P, ys: (ys, ys),  # the "responses" are their gold rewards
+    )
+    a = gold_choices(p)
+    assert a.dtype == np.int64 and a[:2].tolist() == [1, 0]
+    assert set(a[2:].tolist()) <= {0, 1} and (gold_choices(p) == a).all()
+
+
+def test_the_gold_label_sweep_runs_from_gold_labels():
+    small = {"scale": 0.02, "min_eval": 30, "bon_samples": 16, "ppo_steps": 2, "ppo_eval_every": 2}
+    small |= {"ei_prompts": 16, "ei_steps": 2, "quark_samples": 32, "quark_steps": 2}
+    config = study.Config.preset(
+        "tiny", sft_steps=30, rm_steps=5, method_steps=3, dpo_steps=3, dpo_gold_sweep=True,
+        flip_grid=[0.0, 0.45], **small,
+    )  # fmt: skip
+    r = study.run_unit(study.units(config)[0])
+    flips = r["dpo_flip"]
+    assert set(flips) == {"dpo", "rdpo", "dpo_gold", "rdpo_gold"}
+    for kind in flips:
+        assert [row["flip_rate"] for row in flips[kind]] == [0.0, 0.25, 0.45]
+    assert flips["rdpo_gold"][0] == flips["dpo_gold"][0]  # rDPO at ε = 0 is DPO
+    assert flips["dpo_gold"][0]["gold"] != flips["dpo"][0]["gold"]  # other labels
+    claim = C.rdpo_degrades_less([flips])
+    assert "from gold labels" in claim.evidence["headline"]
+    assert len(claim.evidence["dpo_gold"]["kl_by_flip"]) == 3

@@ -272,9 +272,12 @@ def spurious_feature_amplified(means: MeanPaths, eval_target_length: float) -> C
 def rdpo_degrades_less(flips: Sequence[Mapping[str, Sequence[Metrics]]]) -> Claim:
     """Per seed, DPO's and rDPO's rows along the flip grid (``flip_rate``, ``gold``,
     ``gold_se``): DPO's gold drop from the first to the last rate exceeds ``N_SE`` SEs
-    (over seeds when there are several, else from the prompts) and rDPO's drop is smaller."""
-    drops = {}
-    for kind in ("dpo", "rdpo"):
+    (over seeds when there are several, else from the prompts) and rDPO's drop is smaller.
+    When every seed also holds the sweep from gold labels (``dpo_gold``, ``rdpo_gold``) its
+    drops are reported too: evidence, not part of the verdict."""
+    drops: dict[str, Any] = {}
+    gold_too = all("dpo_gold" in f for f in flips)
+    for kind in ("dpo", "rdpo", *(("dpo_gold", "rdpo_gold") if gold_too else ())):
         g = np.array([[row["gold"] for row in f[kind]] for f in flips])  # (S, rates)
         se = [np.sqrt(np.mean([row["gold_se"] ** 2 for row in f[kind]])) for f in flips]
         drop = g[:, 0] - g[:, -1]
@@ -295,6 +298,12 @@ def rdpo_degrades_less(flips: Sequence[Mapping[str, Sequence[Metrics]]]) -> Clai
         f"(2 SE {N_SE * d['drop_se']:.3f}), rDPO {r['drop']:+.3f} (reproduced when DPO's drop "
         "> 2 SE and rDPO's is smaller)"
     )
+    if gold_too:
+        dg, rg = drops["dpo_gold"], drops["rdpo_gold"]
+        headline += (
+            f"; from gold labels: DPO {dg['drop']:+.3f} (2 SE {N_SE * dg['drop_se']:.3f}), "
+            f"rDPO {rg['drop']:+.3f}"
+        )
     return Claim(
         id="rdpo_degrades_less",
         statement="As the preference flip rate grows from "
