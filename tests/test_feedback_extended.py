@@ -119,3 +119,17 @@ def test_the_gold_label_sweep_runs_from_gold_labels():
     claim = C.rdpo_degrades_less([flips])
     assert "from gold labels" in claim.evidence["headline"]
     assert len(claim.evidence["dpo_gold"]["kl_by_flip"]) == 3
+
+
+def test_the_audit_covers_every_claim_once_with_a_known_category():
+    from pathlib import Path
+
+    import yaml
+
+    from test_study_feedback import CLAIM_IDS
+
+    audit = yaml.safe_load((Path(__file__).parents[1] / "docs/audit/feedback.yaml").read_text())
+    assert list(audit) == CLAIM_IDS
+    for entry in audit.values():
+        assert entry["category"] in {"reproduced", "budget", "protocol", "not-reproduced"}
+        assert entry["why"] and entry["experiment"].startswith("noisylab run feedback")
