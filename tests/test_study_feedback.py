@@ -196,7 +196,7 @@ def test_low_variance_hides_overoptimization():
         "ppo_low_variance": path([0.5, 0.7, 0.69], [0.5, 0.6, 0.5]),
     }
     claim = C.low_variance_hides_overoptimization({**hides, "bon_noisy_pool": {}})
-    assert claim.reproduced and set(claim.evidence) == set(hides)
+    assert claim.reproduced and set(claim.evidence) == {*hides, "headline"}
     hides["ppo_low_variance"] = path([0.5, 0.7, 0.4], [0.5, 0.6, 0.5])
     assert not C.low_variance_hides_overoptimization(hides).reproduced
     assert not C.low_variance_hides_overoptimization({}).reproduced  # ablations off
@@ -207,6 +207,9 @@ def test_tiny_preset_writes_its_outputs(tiny_report):
     out = tiny_report / "feedback"
     read = read_claims(out / "claims.json")
     assert [c.id for c in read] == CLAIM_IDS
+    for c in read:  # every claim states the number that decides it, and the threshold
+        assert "reproduced when" in c.evidence["headline"], c.id
+        assert re.search(r"\d\.\d{2}", c.evidence["headline"]), c.id
     table = (out / "table.md").read_text()
     for m in study.METHODS:
         assert f"| {m} |" in table

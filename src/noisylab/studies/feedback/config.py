@@ -85,6 +85,27 @@ class Config(StudyConfig):
             "ablations": False,
         },
         "quick": {"seeds": 3, "scale": 0.2},
+        # extended (issue #13): quick's world and sizes, plus what its two misses and its
+        # borderline claim need, within 1800 unit-s (one unit per seed; measured 294 CPU-s
+        # with the 0.4 point below under a 5-way shared CPU, about 275 s without it):
+        # - 6 seeds instead of 3: the method rankings (``ordering_close_to_alpacafarm`` sits
+        #   on its threshold at quick, ``sim_gold_rankings_agree``) over more seeds, and
+        #   seeds 3-5 that quick never saw;
+        # - PPO for 240 steps instead of 120 (reference: PPO beats SFT "for an early range of
+        #   steps, then decays"; the prototype's RL curve ran 300 steps), evaluated every 20;
+        # - the DPO/rDPO flip sweep at 0, 0.25 (AlpacaFarm's p, the main runs) and 0.45 (the
+        #   reference caps ε < 1/2 for rDPO); its KL and length show what flips do to DPO;
+        # - the same sweep from gold labels (``dpo_gold_sweep``): the rDPO paper flips clean
+        #   labels, while the pool's unflipped labels carry its length bias.
+        # Unchanged from quick: scale 0.2 (AlpacaFarm's split ratios), best-of-n up to 256.
+        "extended": {
+            "seeds": 6,
+            "scale": 0.2,
+            "ppo_steps": 240,
+            "ppo_eval_every": 20,
+            "flip_grid": [0.0, 0.45],
+            "dpo_gold_sweep": True,
+        },
         "paper": {
             "seeds": 5,
             "scale": 1.0,
@@ -147,6 +168,8 @@ class Config(StudyConfig):
     dpo_steps: int = 100
     dpo_lr: float = 1e-4
     flip_grid: list[float] = Field(default_factory=lambda: [0.0, 0.4])
+    # the flip sweep also from gold labels (unbiased), to tell label noise from annotator bias
+    dpo_gold_sweep: bool = False
     pref_fractions: list[float] = Field(default_factory=lambda: [0.25])
     ablations: bool = True
 

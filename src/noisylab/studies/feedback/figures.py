@@ -110,7 +110,8 @@ def kl_frontier(
 
 
 def dpo_flip(results: Sequence[UnitResult], path: Path) -> None:
-    """DPO's and rDPO's seed-mean gold reward against the preference flip rate."""
+    """DPO's and rDPO's seed-mean gold reward against the preference flip rate (dashed:
+    from gold labels, when the units ran that sweep)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for kind in ("dpo", "rdpo"):
@@ -118,6 +119,12 @@ def dpo_flip(results: Sequence[UnitResult], path: Path) -> None:
         p = [row["flip_rate"] for row in rows[0]]
         g = np.mean([[row["gold"] for row in rr] for rr in rows], axis=0)
         ax.plot(p, g, marker="o", label=kind.upper() if kind == "dpo" else "rDPO (ε = rate)")
+    if all("dpo_gold" in r.dpo_flip for r in results):  # the same sweep from gold labels
+        for kind, name in (("dpo_gold", "DPO, gold labels"), ("rdpo_gold", "rDPO, gold labels")):
+            rows = [r.dpo_flip[kind] for r in results]
+            p = [row["flip_rate"] for row in rows[0]]
+            g = np.mean([[row["gold"] for row in rr] for rr in rows], axis=0)
+            ax.plot(p, g, marker="s", linestyle="--", label=name)
     ax.set_xlabel("preference flip rate p")
     ax.set_ylabel("gold reward")
     ax.set_title("DPO vs rDPO under growing label noise")
