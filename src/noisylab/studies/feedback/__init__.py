@@ -52,8 +52,13 @@ from .config import ALPACAFARM, EVAL_KEYS, METHODS, NAME, PAPER, RM_KINDS, TITLE
 from .records import RESULT_VERSION, Unit, UnitResult
 from .run import run_unit, units
 
+#: modules that only read stored results: left out of the study's version, so editing them
+#: re-analyses the store without re-running (``noisylab.sweep.study_version``).
+ANALYSIS = ("analyse", "claims", "figures", "tables")
+
 __all__ = [
     "ALPACAFARM",
+    "ANALYSIS",
     "EVAL_KEYS",
     "METHODS",
     "NAME",
