@@ -171,6 +171,7 @@ def width_helps(table: MemberTable, min_gain: float = WIDTH_MIN_GAIN) -> Claim:
             "criterion": "Spearman(width, raw test) > 0 and widest - narrowest >= "
             f"{_points(min_gain)} points",
             "by_epoch": _width_trend(table, top),
+            "by_epoch_at_rate": {a: _width_trend(table, a) for a in table.rates if a != top},
             "headline": f"Spearman(width, raw test) {rho:.2f}, widest - narrowest "
             f"{100 * gain:+.1f} points at noise {top:g} (reproduced when > 0 and >= "
             f"{_points(min_gain)} points)",
@@ -213,6 +214,7 @@ def partition_between(
     raw = table.cell(wide, top, "raw_test")
     g = table.cell(wide, top, "G_test")
     part = table.cell(wide, top, "part_strength_test")
+    keys = (*(f"{k}_test" for k in PARTITION_NETS), "ipr_mean")
     ok = raw is not None and g is not None and part is not None
     ok = ok and part >= raw + min_gain and part < g  # type: ignore[operator]
     return Claim(
@@ -236,7 +238,8 @@ def partition_between(
                 a: {k: table.cell(wide, a, f"{k}_test") for k in PARTITION_NETS}
                 for a in table.rates
             },
-            "by_epoch": _trend(table, wide, top, tuple(f"{k}_test" for k in PARTITION_NETS)),
+            "by_epoch": _trend(table, wide, top, keys),
+            "by_epoch_at_rate": {a: _trend(table, wide, a, keys) for a in table.rates if a != top},
             "headline": f"strength partition test {_pct(part)} vs raw {_pct(raw)} and G "
             f"{_pct(g)} at noise {top:g}, width {wide} (reproduced when >= raw + "
             f"{_points(min_gain)} points and < G)",
