@@ -35,7 +35,7 @@ def test_extended_builds_and_expands_into_valid_unique_units():
 
 def test_extended_cost_model_fits_the_budget():
     """Per member-epoch CPU cost (x², P = 47, 1 thread) is about linear in width; with the
-    measured ~35 µs per neuron per member-epoch the widest unit stays under a quarter of
+    measured ~35 µs per neuron per member-epoch (362 CPU-s for the N = 513 unit) the widest unit stays under a quarter of
     the budget and the whole preset under the budget."""
     cfg = study.Config.preset("extended")
     per_neuron_epoch_s = 35e-6

@@ -226,8 +226,9 @@ class MemberTable:
     @property
     def checkpoints(self) -> list[int]:
         """The snapshot epochs present in every unit (sorted); empty without snapshots."""
-        per_width = [{s["epoch"] for s in self.snapshots if s["width"] == w} for w in self.widths]
-        return sorted(set.intersection(*per_width)) if self.snapshots and per_width else []
+        widths = {s["width"] for s in self.snapshots}
+        per_width = [{s["epoch"] for s in self.snapshots if s["width"] == w} for w in widths]
+        return sorted(set.intersection(*per_width)) if per_width else []
 
     def snap(self, width: int, rate: float, epoch: int, key: str) -> float | None:
         """Mean of snapshot ``key`` over the seeds at (``width``, ``rate``, ``epoch``).
