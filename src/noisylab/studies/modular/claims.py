@@ -25,8 +25,30 @@ EXTRACTION_MIN_TEST = 0.99
 MEMORISE_FIRST_MIN_FRACTION = 0.8
 #: the widest network's raw test accuracy must beat the narrowest's by this much (5 points).
 WIDTH_MIN_GAIN = 0.05
+#: the networks the partition claim compares (raw, partitions, G), in its evidence.
+PARTITION_NETS = ("raw", "part_strength", "part_ipr", "G")
 #: the strength partition must beat the raw network's test accuracy by this much (5 points).
 PARTITION_MIN_GAIN = 0.05
+
+
+def _pct(x: float | None) -> str:
+    """An accuracy in %, one decimal, for headlines.
+
+    >>> _pct(0.9876), _pct(None)
+    ('98.8%', 'n/a')
+    """
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _trend(table: MemberTable, width: int, rate: float, keys: tuple[str, ...]) -> dict[int, Any]:
+    """``{epoch: {key: seed-mean}}`` of the checkpoint snapshots at (``width``, ``rate``);
+    empty when the run recorded no checkpoints (the budget axis inside one run).
+
+    >>> t = MemberTable([], [{"width": 8, "rate": 0.8, "epoch": e, "x": e / 10} for e in (1, 2)])
+    >>> _trend(t, 8, 0.8, ("x",))
+    {1: {'x': 0.1}, 2: {'x': 0.2}}
+    """
+    return {e: {k: table.snap(width, rate, e, k) for k in keys} for e in table.checkpoints}
 
 
 def _points(x: float) -> str:
@@ -60,9 +82,13 @@ def extraction_80(
             "R_noisy_vs_noisy": table.cell(wide, top, "R_noisy"),
             "raw_noisy_vs_noisy": table.cell(wide, top, "raw_noisy"),
             "G_test_by_width": {w: table.cell(w, top, "G_test") for w in widths},
+            "by_epoch": _trend(table, wide, top, ("G_test", "raw_test")),
+            "headline": f"G test {_pct(g)} vs raw {_pct(raw)} at noise {top:g}, width {wide} "
+            f"(reproduced when G >= {_pct(min_test)} and above raw)",
         }
     else:
         ok, ev = False, {"reason": f"no noise rate >= {noise:g} in this config (max {top})"}
+        ev["headline"] = f"no noise rate >= {noise:g} (max {top:g}): not testable"
     return Claim(
         id="extraction_80",
         statement=(
@@ -100,6 +126,11 @@ def memorise_first(
             }
         )
     frac = float(np.mean(earlier)) if earlier else 0.0
+    half = [
+        d["noisy_50"] is not None and (d["clean_50"] is None or d["noisy_50"] < d["clean_50"])
+        for d in detail
+    ]
+    leads = [d["max_lead"] for d in detail if d["max_lead"] is not None]
     return Claim(
         id="memorise_first",
         statement=(
@@ -108,7 +139,15 @@ def memorise_first(
             f"subset does (in at least {min_fraction:.0%} of noisy runs)"
         ),
         reproduced=bool(earlier) and frac >= min_fraction,
-        evidence={"fraction_noisy_first": frac, "runs": len(earlier), "per_run": detail},
+        evidence={
+            "fraction_noisy_first": frac,
+            "runs": len(earlier),
+            "fraction_noisy_first_at_50": float(np.mean(half)) if half else None,
+            "median_max_lead": float(np.median(leads)) if leads else None,
+            "headline": f"noisy subset reaches {threshold:.0%} first in {frac:.0%} of "
+            f"{len(earlier)} noisy runs (reproduced when >= {min_fraction:.0%})",
+            "per_run": detail,
+        },
     )
 
 
@@ -131,15 +170,39 @@ def width_helps(table: MemberTable, min_gain: float = WIDTH_MIN_GAIN) -> Claim:
             "G_test": [table.cell(w, top, "G_test") for w in widths],
             "criterion": "Spearman(width, raw test) > 0 and widest - narrowest >= "
             f"{_points(min_gain)} points",
+            "by_epoch": _width_trend(table, top),
+            "by_epoch_at_rate": {a: _width_trend(table, a) for a in table.rates if a != top},
+            "headline": f"Spearman(width, raw test) {rho:.2f}, widest - narrowest "
+            f"{100 * gain:+.1f} points at noise {top:g} (reproduced when > 0 and >= "
+            f"{_points(min_gain)} points)",
         }
     else:
         ok, ev = False, {"reason": "needs >= 2 widths and a noise rate > 0"}
+        ev["headline"] = "needs >= 2 widths and a noise rate > 0: not testable"
     return Claim(
         id="width_helps",
         statement="Wider networks generalise better (raw test accuracy) at high label noise",
         reproduced=bool(ok),
         evidence=ev,
     )
+
+
+def _width_trend(table: MemberTable, rate: float) -> dict[int, Any]:
+    """Per checkpoint epoch: raw test accuracy by width at ``rate``, its Spearman with width,
+    the widest-minus-narrowest gain and the widest network's mean neuron IPR."""
+    widths = table.widths
+    out: dict[int, Any] = {}
+    for e in table.checkpoints:
+        raw = [table.snap(w, rate, e, "raw_test") or 0.0 for w in widths]
+        rho = spearman_rho([float(w) for w in widths], raw)
+        out[e] = {
+            "raw_test": raw,
+            "spearman": rho if np.isfinite(rho) else None,
+            "gain_widest_vs_narrowest": raw[-1] - raw[0],
+            "G_test": [table.snap(w, rate, e, "G_test") for w in widths],
+            "ipr_mean_widest": table.snap(widths[-1], rate, e, "ipr_mean"),
+        }
+    return out
 
 
 def partition_between(
@@ -151,6 +214,7 @@ def partition_between(
     raw = table.cell(wide, top, "raw_test")
     g = table.cell(wide, top, "G_test")
     part = table.cell(wide, top, "part_strength_test")
+    keys = (*(f"{k}_test" for k in PARTITION_NETS), "ipr_mean")
     ok = raw is not None and g is not None and part is not None
     ok = ok and part >= raw + min_gain and part < g  # type: ignore[operator]
     return Claim(
@@ -170,5 +234,14 @@ def partition_between(
             "part_strength_test": part,
             "part_ipr_test": table.cell(wide, top, "part_ipr_test"),
             "mem_strength_noisy_vs_noisy": table.cell(wide, top, "mem_strength_noisy"),
+            "by_rate": {
+                a: {k: table.cell(wide, a, f"{k}_test") for k in PARTITION_NETS}
+                for a in table.rates
+            },
+            "by_epoch": _trend(table, wide, top, keys),
+            "by_epoch_at_rate": {a: _trend(table, wide, a, keys) for a in table.rates if a != top},
+            "headline": f"strength partition test {_pct(part)} vs raw {_pct(raw)} and G "
+            f"{_pct(g)} at noise {top:g}, width {wide} (reproduced when >= raw + "
+            f"{_points(min_gain)} points and < G)",
         },
     )

@@ -7,7 +7,7 @@ back and refuses missing or unknown keys. A stored float that was not finite com
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from noisylab.studies.common import check_keys, nan_mean
@@ -48,6 +48,9 @@ class Unit:
     threshold: float
     width: int
     split_seed: int
+    #: epochs at which the claims' numbers are snapshotted; left out of the dict when empty
+    #: (so tiny/quick units keep their identity in the store).
+    checkpoints: tuple[int, ...] = ()
 
     @classmethod
     def from_config(cls, config: Config, width: int) -> Unit:
@@ -60,10 +63,11 @@ class Unit:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Unit:
         """Parse a unit dict (sequences become tuples)."""
-        names = [f.name for f in fields(cls)]
-        check_keys("modular unit", data, required=names)
+        names = [f.name for f in fields(cls) if f.name != "checkpoints"]
+        check_keys("modular unit", data, required=names, optional=["checkpoints"])
         tuples = ("noise_rates", "betas", "partition_grid", "swap_activations")
         values: dict[str, Any] = {k: tuple(data[k]) if k in tuples else data[k] for k in names}
+        values["checkpoints"] = tuple(int(c) for c in data.get("checkpoints", ()))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +75,10 @@ class Unit:
         out = asdict(self)
         for k in ("noise_rates", "partition_grid", "swap_activations"):
             out[k] = list(out[k])
+        if self.checkpoints:
+            out["checkpoints"] = list(self.checkpoints)
+        else:
+            out.pop("checkpoints")
         return out
 
     @property
@@ -126,18 +134,32 @@ class UnitResult:
     members: list[MemberResult]
     diverged: dict[str, list[Any]]  # member → (epoch, loss)
     metrics: list[list[Any]]  # [member, epoch, metric name, value]
+    #: the claims' numbers at the unit's checkpoints: one dict per (member, epoch) with
+    #: ``member``, ``epoch`` and the keys of :data:`SNAPSHOT_KEYS`; empty without checkpoints.
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UnitResult:
-        names = [f.name for f in fields(cls)]
-        check_keys("modular result", data, required=names)
+        names = [f.name for f in fields(cls) if f.name != "snapshots"]
+        check_keys("modular result", data, required=names, optional=["snapshots"])
         values = {k: data[k] for k in names}
+        values["snapshots"] = list(data.get("snapshots", []))
         values["members"] = [MemberResult.from_dict(m) for m in data["members"]]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+#: what a checkpoint snapshot records per member (accuracies, and the mean neuron IPR).
+SNAPSHOT_KEYS = (
+    "raw_test",
+    "raw_noisy",
+    "G_test",
+    "part_strength_test",
+    "part_ipr_test",
+    "ipr_mean",
+)
 
 #: the networks' column order in the table (others follow, sorted).
 NET_ORDER = ("raw", "G", "R", "G_mu", "part_strength", "part_ipr", "mem_strength")
@@ -148,12 +170,19 @@ class MemberTable:
     """One flat row per member (``results.csv``), and its cells averaged over seeds."""
 
     rows: list[dict[str, Any]]
+    #: one row per (member, checkpoint epoch): width, rate, seed, epoch and SNAPSHOT_KEYS.
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_results(cls, results: list[UnitResult]) -> MemberTable:
         """Rows in the results' order, each member's accuracies as ``{net}_{subset}``."""
         rows = []
+        snaps = []
         for res in results:
+            by_member = {m.member: m for m in res.members}
+            for sn in res.snapshots:
+                m = by_member[sn["member"]]
+                snaps.append({"width": res.width, "rate": m.rate, "seed": m.seed, **sn})
             for m in res.members:
                 row: dict[str, Any] = {
                     "width": res.width,
@@ -174,7 +203,7 @@ class MemberTable:
                 row["phase_residual_top"] = m.phase_residual_top
                 row["top_frequencies"] = " ".join(map(str, m.top_frequencies))
                 rows.append(row)
-        return cls(rows)
+        return cls(rows, snaps)
 
     @property
     def widths(self) -> list[int]:
@@ -192,4 +221,25 @@ class MemberTable:
         (0.5, None)
         """
         v = nan_mean(r[key] for r in self.rows if r["width"] == width and r["rate"] == rate)
+        return None if v != v else v
+
+    @property
+    def checkpoints(self) -> list[int]:
+        """The snapshot epochs present in every unit (sorted); empty without snapshots."""
+        widths = {s["width"] for s in self.snapshots}
+        per_width = [{s["epoch"] for s in self.snapshots if s["width"] == w} for w in widths]
+        return sorted(set.intersection(*per_width)) if per_width else []
+
+    def snap(self, width: int, rate: float, epoch: int, key: str) -> float | None:
+        """Mean of snapshot ``key`` over the seeds at (``width``, ``rate``, ``epoch``).
+
+        >>> t = MemberTable([], [{"width": 8, "rate": 0.5, "epoch": 10, "x": v} for v in (0.2, 0.4)])
+        >>> round(t.snap(8, 0.5, 10, "x"), 6), t.snap(8, 0.5, 20, "x")
+        (0.3, None)
+        """
+        v = nan_mean(
+            s[key]
+            for s in self.snapshots
+            if s["width"] == width and s["rate"] == rate and s["epoch"] == epoch
+        )
         return None if v != v else v

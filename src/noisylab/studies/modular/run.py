@@ -80,6 +80,12 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     noise_seeds = [base + 500 + 10 * i + s for i, (_, s) in enumerate(combos)]
     labels, masks = member_labels(task, [r for r, _ in combos], noise_seeds)  # (M, n) each
     model = ModularMLP(model_seeds, p=u.p, width=u.width, activation=u.activation)
+    snapshots: list[dict[str, Any]] = []
+
+    def snapshot(epoch: int, net: Any, _hist: Any) -> None:
+        if epoch in u.checkpoints:
+            snapshots.extend(_snapshot(u, net, task, labels, masks, epoch))
+
     hist = fit(
         model,
         task.data,
@@ -97,6 +103,7 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         seed=model_seeds,
         device=u.device,
         progress=False,
+        callbacks=[snapshot] if u.checkpoints else [],
     )
     model = model.cpu()
     epochs = [int(e) for e in hist.epochs]
@@ -125,7 +132,44 @@ def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
         members=members,
         diverged={str(k): list(v) for k, v in hist.diverged.items()},
         metrics=metrics,
+        snapshots=snapshots,
     ).to_dict()
+
+
+def _snapshot(
+    u: Unit, model: Any, task: Any, labels: Any, masks: Any, epoch: int
+) -> list[dict[str, Any]]:
+    """The claims' numbers for every member at ``epoch`` (one dict per member).
+
+    Raw, frequency-extracted (G) and top-``partition_k`` partition test accuracies, the raw
+    network's noisy-subset accuracy (vs noisy labels) and the mean neuron IPR; computed on a
+    CPU copy, so training is untouched.
+    """
+    import copy
+
+    from noisylab.modular import frequency_extract, neuron_scores, partition
+
+    net = copy.deepcopy(model).cpu().eval()
+    nets = {"raw": net, "G": frequency_extract(net, u.op, keep_mu=u.keep_mu)[0]}
+    for score in ("strength", "ipr"):
+        nets[f"part_{score}"] = partition(net, score=score, k=u.partition_k, op=u.op).general
+    acc = {name: _scores(n, task, labels, masks) for name, n in nets.items()}
+    ipr = neuron_scores(net, "ipr", u.op).mean(-1)  # (M,)
+    out = []
+    for i in range(len(u.combos)):
+        out.append(
+            {
+                "member": i,
+                "epoch": int(epoch),
+                "raw_test": acc["raw"]["test"][i],
+                "raw_noisy": acc["raw"]["noisy"][i],
+                "G_test": acc["G"]["test"][i],
+                "part_strength_test": acc["part_strength"]["test"][i],
+                "part_ipr_test": acc["part_ipr"]["test"][i],
+                "ipr_mean": float(ipr[i]),
+            }
+        )
+    return out
 
 
 def _subnetworks(
