@@ -34,4 +34,8 @@ from .analyse import analyse
 from .config import NAME, PAPER, TITLE, Config
 from .run import crossing_epoch, run_unit, units
 
+#: modules that only read stored results: left out of the study's version, so editing them
+#: re-analyses the store without re-running (``noisylab.sweep.study_version``).
+ANALYSIS = ("analyse", "claims", "figures")
+
 __all__ = ["NAME", "PAPER", "TITLE", "Config", "analyse", "crossing_epoch", "run_unit", "units"]
