@@ -148,8 +148,8 @@ def audit_markdown(
         lines.append("|---|" + "---|" * (len(cols) + 1))
         for row in matrix_rows(dict(by_preset)):
             cat = notes.get(row["id"], {}).get("category", "—")
-            cells = " | ".join(_cell(row["cells"][p]) for p in cols)
-            lines.append(f"| `{row['id']}` | {cells} | {cat} |")
+            row_cells = " | ".join(_cell(row["cells"][p]) for p in cols)
+            lines.append(f"| `{row['id']}` | {row_cells} | {cat} |")
         misses = [c for c in by_preset[deciding].claims if not c.reproduced]
         if misses:
             lines += ["", f"Not reproduced at `{deciding}`:", ""]
