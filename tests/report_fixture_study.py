@@ -25,6 +25,8 @@ def units(config: Config) -> list[dict[str, Any]]:
 def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
     if os.environ.get("FIXTURE_NO_RUNS"):  # set by the tests when nothing may train
         raise RuntimeError("run_unit called although the results are in the store")
+    if os.environ.get("FIXTURE_FAIL") == str(unit["i"]):  # one unit that fails on demand
+        raise ValueError(f"unit {unit['i']} was told to fail")
     return {"i": unit["i"], "square": unit["i"] ** 2}
 
 

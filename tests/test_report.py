@@ -89,6 +89,28 @@ def test_broken_analysis_is_reported_not_fatal(tmp_path):
     assert "analysis failed" in html and "KeyError: &#39;curves&#39;" in html
 
 
+def test_failed_runs_are_reported_and_the_rest_is_kept(tmp_path):
+    """A unit that fails: the others are stored, the report is still written from what the
+    store holds, and the command exits with 1 naming the study (no traceback)."""
+    r = _cli("reproduce", "--only", "fixture", "--preset", "tiny", cwd=tmp_path, env=_env())
+    assert r.returncode == 0, r.stderr
+    r = _cli(
+        "reproduce",
+        "--only",
+        "fixture",
+        "--preset",
+        "quick",
+        cwd=tmp_path,
+        env=_env({"FIXTURE_FAIL": "2"}),
+    )
+    assert r.returncode == 1
+    assert "runs failed in fixture" in r.stderr and "Traceback" not in r.stderr + r.stdout
+    assert "1 of 3 runs of study 'fixture' failed" in " ".join(r.stdout.split())
+    r = _cli("reproduce", "--only", "fixture", "--preset", "quick", cwd=tmp_path, env=_env())
+    assert r.returncode == 0, r.stderr  # the stored units are reused, the failed one reruns
+    assert "fixture: 3 runs done" in r.stdout
+
+
 def test_report_without_store_is_one_line_error(tmp_path):
     r = _cli("report", "--store", "nowhere.sqlite", cwd=tmp_path, env=_env())
     assert r.returncode == 2

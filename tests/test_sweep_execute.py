@@ -208,3 +208,35 @@ def test_a_dying_pool_worker_fails_units_not_the_sweep(monkeypatch, tmp_path):
     assert execute(crashy, units, store=store, jobs=2, progress=False) == [
         {"i": i} for i in range(8)
     ]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_execute_many_runs_studies_back_to_back(fixture_study, tmp_path, jobs):
+    """Several studies through one executor: each gets its own results (or its own
+    SweepError), stored ones finish first, and nothing stored runs again."""
+    import types
+
+    from noisylab.sweep import execute_many
+
+    other = types.SimpleNamespace(NAME="other", run_unit=STUDY.run_unit, version="v1")
+    store = open_store(tmp_path / "s.sqlite")
+    execute(STUDY, _units(2), store=store, progress=False)  # stored before: runs no more
+    assert sorted(fixture_study()) == ["0", "1"]
+    failing = [{**u, "fail": u["key"] == 1} for u in _units(3)]
+    seen = []
+    out = execute_many(
+        [(other, failing), (STUDY, _units(3)), (STUDY, _units(2))],
+        store=store,
+        jobs=jobs,
+        progress=False,
+        on_done=lambda i, o: seen.append((i, type(o).__name__)),
+    )
+    assert [r["key"] for r in out[1]] == [0, 1, 2] and [r["key"] for r in out[2]] == [0, 1]
+    assert isinstance(out[0], SweepError) and len(out[0].failures) == 1 and out[0].total == 3
+    assert seen[0] == (2, "list")  # all stored: done before anything runs
+    assert sorted(seen) == [(0, "SweepError"), (1, "list"), (2, "list")]
+    # the log holds the earlier 0 and 1, then `other`'s 0 and 2 (its 1 raised before logging)
+    # and only key 2 of the fixture study (its 0 and 1 were stored)
+    assert sorted(fixture_study()) == ["0", "0", "1", "2", "2"]
+    statuses = {(r["study"], r["status"]) for r in store.list_runs()}
+    assert statuses == {("sweep_fixture", "done"), ("other", "done"), ("other", "failed")}

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from noisylab.sweep.spec import DEFAULT_PRESET
-from noisylab.sweep.store import DEFAULT_PATH
+from noisylab.sweep.store import DEFAULT_PATH, ResultsStore
 
 console = Console()
 err = Console(stderr=True)
@@ -45,34 +45,47 @@ def reproduce(
     db = sweep.open_store(store)
     t0 = time.perf_counter()
     failed: dict[str, str] = {}
-    for i, name in enumerate(names, 1):
-        mod, config = studies.get(name), configs[name]
-        units = mod.units(config)
-        console.rule(f"[bold][{i}/{len(names)}] {name}[/bold] ({preset}, {len(units)} runs)")
-        t1 = time.perf_counter()
+    plan = [(studies.get(n), studies.get(n).units(configs[n])) for n in names]
+    for i, (name, (_mod, units)) in enumerate(zip(names, plan, strict=True), 1):
+        console.print(f"[bold][{i}/{len(names)}] {name}[/bold] ({preset}, {len(units)} runs)")
+    console.rule(f"[bold]running[/bold] ({jobs} workers, studies back to back)")
+
+    def done(i: int, outcome: list | sweep.SweepError) -> None:
+        name, (mod, units) = names[i], plan[i]
+        if isinstance(outcome, sweep.SweepError):  # the other studies still run; report says so
+            failed[name] = " ".join(str(outcome).split())
+            console.print(f"[red]{name}: {failed[name]}[/red]", highlight=False)
+            return
         command = f"noisylab run {name} --preset {shlex.quote(preset)}" + (
             f" --set device={shlex.quote(device)}" if device else ""
         )
-        try:
-            sweep.execute(mod, units, store=db, executor=executor, jobs=jobs, address=address)
-        except sweep.SweepError as exc:  # the other studies still run; the report says so
-            failed[name] = " ".join(str(exc).split())
-            console.print(f"[red]{name}: {failed[name]}[/red]", highlight=False)
-            continue
         report.record(
             store,
             name,
             preset,
-            config.model_dump(mode="json"),
+            configs[name].model_dump(mode="json"),
             sweep.run_ids(mod, units),
             command=command,
         )
-        console.print(f"{name}: {len(units)} runs in {time.perf_counter() - t1:.0f} s")
+        compute = _compute_s(db, name, sweep.run_ids(mod, units))
+        console.print(
+            f"{name}: {len(units)} runs done {time.perf_counter() - t0:.0f} s after the start "
+            f"({compute:.0f} unit-s)"
+        )
+
+    sweep.execute_many(plan, store=db, executor=executor, jobs=jobs, address=address, on_done=done)
     console.rule("[bold]report[/bold]")
     index = report.build(store, out)  # analyses each study once, from the store
     broken = _summary(out)
     console.print(f"report: {index.resolve()}  ({time.perf_counter() - t0:.0f} s in all)")
     _fail_if(failed, broken, out)
+
+
+def _compute_s(db: ResultsStore, study: str, run_ids: list[str]) -> float:
+    """The stored durations of ``run_ids`` summed (the study's compute, in unit-seconds)."""
+    wanted = set(run_ids)
+    rows = db.list_runs(study=study, status="done")
+    return sum(float(r.get("duration_s") or 0.0) for r in rows if r["id"] in wanted)
 
 
 def report_(

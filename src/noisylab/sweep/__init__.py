@@ -12,7 +12,7 @@ base config and value lists into grid points; :mod:`noisylab.sweep.spec` parses 
 
 from __future__ import annotations
 
-from .dispatch import SweepError, execute
+from .dispatch import SweepError, execute, execute_many
 from .grid import expand_grid, grid_points, slug
 from .store import DEFAULT_PATH, ResultsStore, open_store
 from .study import Study, content_id, run_id, run_ids, study_version
@@ -24,6 +24,7 @@ __all__ = [
     "SweepError",
     "content_id",
     "execute",
+    "execute_many",
     "expand_grid",
     "grid_points",
     "open_store",

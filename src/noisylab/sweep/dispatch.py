@@ -7,7 +7,7 @@ again by the next ``execute`` over the same units, which is how a killed sweep r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,43 +88,132 @@ def execute(
     TypeError
         If ``study`` is a name or lacks ``NAME``/``run_unit``.
     """
-    name = study_name(study)
-    version = study_version(study)
+    outcome = execute_many(
+        [(study, units)],
+        store=store,
+        executor=executor,
+        jobs=jobs,
+        address=address,
+        progress=progress,
+    )[0]
+    if isinstance(outcome, SweepError):
+        raise outcome
+    return outcome
+
+
+Outcome = list[dict[str, Any]] | SweepError
+
+
+def execute_many(
+    plan: Sequence[tuple[Any, Sequence[dict[str, Any]]]],
+    *,
+    store: ResultsStore | str | Path | None = None,
+    executor: str = "local",
+    jobs: int | None = 1,
+    address: str | None = None,
+    progress: bool = True,
+    on_done: Callable[[int, Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run the units of several studies through one executor, in the order given.
+
+    Every study's units are checked and looked up in the store first; the units left to run
+    then share one pool, so a worker freed while one study's last units finish starts the
+    next study's units instead of idling (studies run back to back, not one after the other
+    with a drained pool in between).
+
+    Parameters
+    ----------
+    plan : sequence of (study, units)
+        As :func:`execute` takes them, one pair per study.
+    store, executor, jobs, address, progress
+        As in :func:`execute`.
+    on_done : callable, optional
+        ``on_done(i, outcome)`` as soon as study ``plan[i]`` has all its units, in completion
+        order (a study whose units are all stored completes first).
+
+    Returns
+    -------
+    list
+        Per study, in ``plan`` order: its results in unit order, or the :class:`SweepError`
+        listing its failed units (other studies' results are unaffected).
+    """
     if isinstance(store, str | Path):
         store = open_store(store)
-    units = list(units)
-    for i, u in enumerate(units):
-        if not isinstance(u, Mapping):
-            raise ValueError(f"unit {i} of study {name!r} must be a dict, got {type(u).__name__}")
-    ids = [content_id(name, version, dict(u)) for u in units]
-    unique: dict[str, dict[str, Any]] = {}
-    for rid, u in zip(ids, units, strict=True):
-        unique.setdefault(rid, dict(u))
+    studies: list[_Batch] = [_Batch.of(study, units, store) for study, units in plan]
+    todo: list[executors.Task] = []
+    owner: dict[str, int] = {}
+    for i, b in enumerate(studies):
+        for rid, u in b.unique.items():
+            if rid not in b.results and rid not in owner:
+                todo.append((rid, b.run_unit, u))
+                owner[rid] = i
+    left = [sum(1 for rid in owner if owner[rid] == i) for i in range(len(studies))]
+    outcomes: list[Outcome | None] = [None] * len(studies)
 
-    results: dict[str, Any] = store.done_results(list(unique)) if store is not None else {}
-    todo: list[executors.Task] = [
-        (rid, study.run_unit, u) for rid, u in unique.items() if rid not in results
-    ]
-    failures: dict[str, str] = {}
+    def finish(i: int) -> None:
+        outcomes[i] = studies[i].outcome()
+        if on_done is not None:
+            on_done(i, outcomes[i])  # type: ignore[arg-type]
 
+    for i in range(len(studies)):
+        if not left[i]:
+            finish(i)
     if todo:
 
         def on_start(batch: list[executors.Task]) -> None:
             if store is not None:
-                store.mark([(rid, name, u) for rid, _, u in batch], "running")
+                store.mark([(rid, studies[owner[rid]].name, u) for rid, _, u in batch], "running")
 
         # validates executor/jobs/address now; units start only when the stream is read
         stream = executors.run(todo, on_start, executor=executor, jobs=jobs, address=address)
         if store is not None:
-            store.mark([(rid, name, u) for rid, _, u in todo], "pending")
-        with _progress(name, len(unique), len(results), progress) as advance:
+            store.mark([(rid, studies[owner[rid]].name, u) for rid, _, u in todo], "pending")
+        label = ", ".join(dict.fromkeys(b.name for b in studies))
+        total = sum(len(b.unique) for b in studies)
+        stored = sum(len(b.results) for b in studies)
+        with _progress(label, total, stored, progress) as advance:
             for rid, env in stream:
-                _record(store, name, rid, unique[rid], env, results, failures)
+                i = owner[rid]
+                b = studies[i]
+                _record(store, b.name, rid, b.unique[rid], env, b.results, b.failures)
                 advance()
+                left[i] -= 1
+                if not left[i]:
+                    finish(i)
+    return [o for o in outcomes if o is not None]
 
-    if failures:
-        raise SweepError(name, failures, len(unique))
-    return [results[rid] for rid in ids]
+
+class _Batch:
+    """One study's units in :func:`execute_many`: ids, distinct units, results so far."""
+
+    def __init__(self, name: str, run_unit: Any, ids: list[str], unique: dict[str, Any]) -> None:
+        self.name, self.run_unit, self.ids, self.unique = name, run_unit, ids, unique
+        self.results: dict[str, Any] = {}
+        self.failures: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, study: Any, units: Sequence[dict[str, Any]], store: ResultsStore | None) -> _Batch:
+        name = study_name(study)
+        version = study_version(study)
+        units = list(units)
+        for i, u in enumerate(units):
+            if not isinstance(u, Mapping):
+                raise ValueError(
+                    f"unit {i} of study {name!r} must be a dict, got {type(u).__name__}"
+                )
+        ids = [content_id(name, version, dict(u)) for u in units]
+        unique: dict[str, dict[str, Any]] = {}
+        for rid, u in zip(ids, units, strict=True):
+            unique.setdefault(rid, dict(u))
+        batch = cls(name, study.run_unit, ids, unique)
+        if store is not None:
+            batch.results = store.done_results(list(unique))
+        return batch
+
+    def outcome(self) -> Outcome:
+        if self.failures:
+            return SweepError(self.name, self.failures, len(self.unique))
+        return [self.results[rid] for rid in self.ids]
 
 
 def _record(
