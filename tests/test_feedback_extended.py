@@ -42,7 +42,10 @@ def test_sim_gold_names_the_most_misranked_method():
     ev = claim.evidence
     assert ev["most_misranked"] == "sft" and ev["rank_sim_minus_gold"]["sft"] == -9
     assert ev["spearman_without_most_misranked"] == pytest.approx(1.0)
-    assert f"Spearman {ev['spearman']:.2f}" in ev["headline"] and "sft (-9 ranks)" in ev["headline"]
+    assert (
+        f"Spearman {ev['spearman']:.2f}" in ev["headline"]
+        and "sft (the pool ranks it 9 places above gold)" in ev["headline"]
+    )
 
 
 def test_rdpo_headline_and_what_flips_do_to_dpo():

@@ -133,7 +133,8 @@ def ordering_close_to_alpacafarm(summary: Summary, min_rho: float = ALPACAFARM_M
 
 def rank_gaps(a: Sequence[float], b: Sequence[float]) -> list[int]:
     """Each item's rank by ``a`` minus its rank by ``b`` (rank 0 = the largest value; ties
-    broken by order), e.g. how many places the simulated pool over-ranks a method.
+    broken by order): negative when ``a`` places the item higher than ``b`` does, e.g. a
+    method the simulated pool over-ranks relative to gold.
 
     >>> rank_gaps([0.5, 0.1, 0.3], [0.2, 0.1, 0.3])
     [-1, 0, 1]
@@ -150,6 +151,7 @@ def sim_gold_rankings_agree(summary: Summary, min_rho: float = SIM_GOLD_MIN_RHO)
     rho = spearman_rho(sim, gold)
     gaps = rank_gaps(sim, gold)
     worst = max(range(len(gaps)), key=lambda i: abs(gaps[i]))
+    side = "below" if gaps[worst] > 0 else "above"
     return Claim(
         id="sim_gold_rankings_agree",
         statement="Method rankings by the simulated pool and by gold agree "
@@ -167,7 +169,8 @@ def sim_gold_rankings_agree(summary: Summary, min_rho: float = SIM_GOLD_MIN_RHO)
             ),
             "most_misranked": METHODS[worst],
             "headline": f"Spearman {rho:.2f} simulated vs gold over ten methods (reproduced "
-            f"when >= {min_rho}); most misranked: {METHODS[worst]} ({gaps[worst]:+d} ranks)",
+            f"when >= {min_rho}); most misranked: {METHODS[worst]} (the pool ranks it {abs(gaps[worst])} "
+            f"places {side} gold)",
         },
     )
 
