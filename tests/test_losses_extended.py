@@ -13,6 +13,7 @@ from noisylab.studies.losses import claims as lc
 from noisylab.studies.losses.analyse import family_stats, selected_curves
 from noisylab.studies.losses.records import FamilyStats, Member, Selection, Unit, UnitResult
 from noisylab.sweep import run_id, run_ids
+from test_study_losses import _fs as _study_fs
 
 
 def test_extended_preset_expands_into_valid_unique_units():
@@ -104,16 +105,7 @@ def test_selected_curves_and_clean_train_follow_the_selection():
 
 
 def _fs(last: float, best: float | None = None, **over) -> FamilyStats:
-    values = {
-        "best": last if best is None else best,
-        "last": last,
-        "es": last,
-        "memorised": 0.5,
-        "diverged": 0,
-        "logit_scale": 1.0,
-        "seeds": 3,
-    }
-    return FamilyStats(**{**values, **over})
+    return _study_fs(last, best, **{"seeds": 3, **over})
 
 
 def test_every_claim_has_a_headline_with_its_number():

@@ -9,6 +9,7 @@ from noisylab.studies import modular as study
 from noisylab.studies.modular import claims as C
 from noisylab.studies.modular.records import SNAPSHOT_KEYS, MemberTable, Unit, UnitResult
 from noisylab.sweep import run_id, run_ids
+from test_study_modular import _runs
 
 #: the extended preset's budget (unit-seconds), as issue #13 gives it to this study.
 BUDGET_S = 1800
@@ -165,20 +166,7 @@ def test_every_claim_has_a_headline_with_its_number_and_threshold():
     assert "raw + 5 points" in p.evidence["headline"]
     e = C.extraction_80(table)
     assert "G test 100.0%" in e.evidence["headline"] and ">= 99.0%" in e.evidence["headline"]
-    rows = [
-        {
-            "width": 8,
-            "rate": 0.4,
-            "seed": s,
-            "memorised_epoch": m,
-            "fit_epoch": f,
-            "memorised_epoch_50": m / 2,
-            "fit_epoch_50": f / 2,
-            "max_lead": 0.1,
-        }
-        for s, (m, f) in enumerate([(10.0, 20.0), (30.0, 20.0)])
-    ]
-    mem = C.memorise_first(MemberTable(rows), 0.9)
+    mem = C.memorise_first(_runs([(10.0, 20.0), (30.0, 20.0)], lead=0.1), 0.9)
     assert mem.evidence["headline"] == (
         "noisy subset reaches 90% first in 50% of 2 noisy runs (reproduced when >= 80%)"
     )

@@ -168,8 +168,10 @@ def test_claim_extraction_80():
     assert not C.extraction_80(low).reproduced and "0.8" in C.extraction_80(low).evidence["reason"]
 
 
-def _runs(pairs):
-    """Rows of noisy runs with (noisy 90 % epoch, clean 90 % epoch) pairs, and one clean run."""
+def _runs(pairs, lead=None):
+    """Rows of noisy runs with (noisy 90 % epoch, clean 90 % epoch) pairs, and one clean run;
+    with ``lead``, each run's 50 % epochs are half its 90 % ones and its largest lead is
+    ``lead``."""
     rows = [
         {
             "width": 8,
@@ -177,9 +179,9 @@ def _runs(pairs):
             "seed": s,
             "memorised_epoch": m,
             "fit_epoch": f,
-            "memorised_epoch_50": None,
-            "fit_epoch_50": None,
-            "max_lead": None,
+            "memorised_epoch_50": None if lead is None else m / 2,
+            "fit_epoch_50": None if lead is None else f / 2,
+            "max_lead": lead,
         }
         for s, (m, f) in enumerate(pairs)
     ]
