@@ -55,6 +55,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/similarity.py --quick --json
 	$(BIN)/python benchmarks/losses.py --quick --json
 	$(BIN)/python benchmarks/feedback.py --quick --no-study --json
+	$(BIN)/python benchmarks/modular.py --quick --json
 
 docs: $(VENV)/.dev
 	$(BIN)/python docs/gen_api.py --out docs/api

@@ -132,3 +132,48 @@ def test_compile_option_is_validated(bad):
     ds = _toy()
     with pytest.raises(ValueError, match="compile must be 'auto', True or False"):
         _run(ds, _labels(ds, 2), compile=bad)
+
+
+def _modular(width: int, members: int = 2):
+    from noisylab.modular import ModularMLP, make_task
+
+    task = make_task(p=7, op="add", train_fraction=0.8, noise="wrong", seed=0)
+    model = ModularMLP(list(range(members)), p=7, width=width, activation="square")
+    return task, model
+
+
+def test_auto_compiles_a_model_that_declares_enough_work(monkeypatch):
+    from noisylab.modular import ModularMLP
+
+    seen = []
+    monkeypatch.setattr(engine, "_compiled_losses", lambda dev: seen.append(dev.type))
+    task, model = _modular(width=9)
+    n = task.data.x_train.shape[0]
+    labels = task.data.y_train.repeat(2, 1)
+    kw = dict(optimizer="adam", lr=1e-2, epochs=3, batch_size=None, seed=[0, 1])
+    work = 3 * model.compile_work(n)  # three full-batch steps
+    assert work == 3 * 2 * n * 9
+    monkeypatch.setitem(ModularMLP.AUTO_COMPILE_WORK, "cpu", work + 1)
+    fit(model, task.data, labels, **kw)
+    assert seen == []
+    monkeypatch.setitem(ModularMLP.AUTO_COMPILE_WORK, "cpu", work)
+    fit(model, task.data, labels, **kw)
+    assert seen == ["cpu"]
+    fit(model, task.data, labels, compile=False, **kw)
+    assert seen == ["cpu"]
+
+
+def test_auto_compile_decisions_of_the_modular_presets():
+    from noisylab.studies.modular.config import Config
+
+    cpu = torch.device("cpu")
+    for preset, compiled in [("quick", {1025}), ("extended", {129, 257, 513}), ("tiny", set())]:
+        c = Config.preset(preset)
+        rows = round(c.train_fraction * c.p**2)
+        members = len(c.noise_rates) * c.seeds
+        got = set()
+        for w in c.widths:
+            _, model = _modular(width=w, members=members)
+            if engine._auto_compile(model, cpu, c.epochs, rows):  # full batch: 1 step/epoch
+                got.add(w)
+        assert got == compiled, preset

@@ -54,6 +54,14 @@ EVAL_ROWS = 1 << 16
 #: (``mode="reduce-overhead"``, CUDA graphs) was not measured on this machine and stays
 #: eager under ``"auto"`` too. ``compile=True`` forces it.
 AUTO_COMPILE_MIN_STEPS: dict[str, int] = {}
+#: A model may instead declare, per device type, that compiling pays for it beyond a given
+#: amount of work: ``AUTO_COMPILE_WORK = {"cpu": W}`` (class attribute) together with a
+#: method ``compile_work(batch)``, the elementwise work of one step (for example members ×
+#: batch × width); ``"auto"`` then compiles when steps × ``compile_work(batch)`` ≥ W. The
+#: rule depends only on the configuration, never on timings, so a run gives the same numbers
+#: on every machine that has a compiler. :class:`noisylab.modular.ModularMLP` declares one
+#: (its step is dominated by elementwise passes over (M, B, N) tensors, which inductor
+#: fuses; see its ``AUTO_COMPILE_WORK``).
 
 #: reasons for falling back to eager that were already announced (one notice per reason).
 _NOTICES: set[str] = set()
@@ -255,8 +263,11 @@ def fit(
         ``torch.compile`` graph: inductor with the machine's C++ compiler on the CPU,
         ``mode="reduce-overhead"`` (CUDA graphs) on CUDA. ``'auto'`` compiles only runs with
         at least :data:`AUTO_COMPILE_MIN_STEPS` optimiser steps on a listed device type —
-        none at present: measured on the CPU, compiling cost 13–60 s and the compiled step
-        was no faster (0.86–1.05× the eager speed), and CUDA was not measured.
+        none at present: measured on the CPU, compiling cost 13–60 s and the MLP's compiled
+        step was no faster (0.86–1.05× the eager speed), and CUDA was not measured — or
+        runs of a model that declares enough work for compiling to pay
+        (``AUTO_COMPILE_WORK``; the modular networks do, where the compiled step is about
+        twice as fast).
         Without a compiler (or if compiling fails) a one-time
         :class:`CompileFallbackWarning` is issued and the run continues eagerly. Compiled
         and eager runs agree to float32 rounding (~1e-6).
@@ -370,7 +381,7 @@ def fit(
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     total_steps = epochs * steps_per_epoch
     if compile == "auto":
-        compile = total_steps >= AUTO_COMPILE_MIN_STEPS.get(dev.type, math.inf)
+        compile = _auto_compile(model, dev, total_steps, bs)
 
     run = _Run(
         model=model,
@@ -566,6 +577,17 @@ def _notice(reason: str) -> None:
             CompileFallbackWarning,
             stacklevel=4,
         )
+
+
+def _auto_compile(model: nn.Module, dev: torch.device, steps: int, batch: int) -> bool:
+    """What ``compile="auto"`` decides for a run of ``steps`` optimiser steps of ``batch``
+    rows on ``dev`` (see :data:`AUTO_COMPILE_MIN_STEPS`): a function of the configuration only.
+    """
+    if steps >= AUTO_COMPILE_MIN_STEPS.get(dev.type, math.inf):
+        return True
+    threshold = getattr(model, "AUTO_COMPILE_WORK", {}).get(dev.type)
+    work = getattr(model, "compile_work", None)
+    return threshold is not None and work is not None and steps * work(batch) >= threshold
 
 
 def _compiled_losses(dev: torch.device) -> Callable[..., torch.Tensor] | None:
