@@ -65,7 +65,9 @@ class Config(StudyConfig):
         # partitions beat raw with x²); widths stop at 513 so the widest unit stays under a
         # quarter of the 1800 unit-s budget. ReLU at P = 97 (436 ms/epoch at N = 2049) would
         # fit only a few hundred epochs: see docs/audit/modular.yaml. Measured (1 thread, CPU
-        # seconds): units 65/129/257/513 took 48/85/172/362 s, 667 unit-s in all.
+        # seconds): units 65/129/257/513 took 48/85/172/362 s, 667 unit-s in all, eagerly;
+        # 37/57/95/165 s (354 unit-s) once fit compiles widths 129-513 (ModularMLP's
+        # AUTO_COMPILE_WORK), on a machine where the other studies ran 13% faster.
         "extended": {
             "p": 47,
             "activation": "square",
