@@ -240,3 +240,25 @@ def test_execute_many_runs_studies_back_to_back(fixture_study, tmp_path, jobs):
     assert sorted(fixture_study()) == ["0", "0", "1", "2", "2"]
     statuses = {(r["study"], r["status"]) for r in store.list_runs()}
     assert statuses == {("sweep_fixture", "done"), ("other", "done"), ("other", "failed")}
+
+
+def test_execute_many_can_start_the_study_with_fewest_units_first(fixture_study, tmp_path):
+    """``few_units_first`` changes the order units start in (here: one at a time), never
+    the results."""
+    import types
+
+    from noisylab.sweep import execute_many
+
+    other = types.SimpleNamespace(NAME="other", run_unit=STUDY.run_unit, version="v1")
+    results = {}
+    for flag in (False, True):
+        seen = []
+        results[flag] = execute_many(
+            [(other, _units(3)), (STUDY, _units(1))],
+            store=tmp_path / f"{flag}.sqlite",
+            progress=False,
+            on_done=lambda i, o, seen=seen: seen.append(i),
+            few_units_first=flag,
+        )
+        assert seen == ([1, 0] if flag else [0, 1])
+    assert results[True] == results[False]

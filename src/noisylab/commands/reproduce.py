@@ -73,7 +73,15 @@ def reproduce(
             f"({compute:.0f} unit-s)"
         )
 
-    sweep.execute_many(plan, store=db, executor=executor, jobs=jobs, address=address, on_done=done)
+    sweep.execute_many(
+        plan,
+        store=db,
+        executor=executor,
+        jobs=jobs,
+        address=address,
+        on_done=done,
+        few_units_first=True,
+    )
     console.rule("[bold]report[/bold]")
     index = report.build(store, out)  # analyses each study once, from the store
     broken = _summary(out)

@@ -113,8 +113,10 @@ def execute_many(
     address: str | None = None,
     progress: bool = True,
     on_done: Callable[[int, Outcome], None] | None = None,
+    few_units_first: bool = False,
 ) -> list[Outcome]:
-    """Run the units of several studies through one executor, in the order given.
+    """Run the units of several studies through one executor, in the order given (or, with
+    ``few_units_first``, studies with fewer units to run first).
 
     Every study's units are checked and looked up in the store first; the units left to run
     then share one pool, so a worker freed while one study's last units finish starts the
@@ -130,6 +132,14 @@ def execute_many(
     on_done : callable, optional
         ``on_done(i, outcome)`` as soon as study ``plan[i]`` has all its units, in completion
         order (a study whose units are all stored completes first).
+    few_units_first : bool
+        Start the units of the studies with the fewest units left to run first (ties in
+        ``plan`` order; within a study, unit order). A preset sizes a study's compute, so a
+        study cut into few units has long ones; started first, they run alongside the many
+        short units of the others instead of alone at the end (longest-first list scheduling
+        without a cost model). Only the order changes, not any result. On 2 workers at
+        ``quick`` (units of 141 s for feedback down to about 1 s for alignment), scheduling the
+        measured unit times gives 495 s instead of 533 s in ``plan`` order.
 
     Returns
     -------
@@ -148,6 +158,8 @@ def execute_many(
                 todo.append((rid, b.run_unit, u))
                 owner[rid] = i
     left = [sum(1 for rid in owner if owner[rid] == i) for i in range(len(studies))]
+    if few_units_first:
+        todo.sort(key=lambda task: left[owner[task[0]]])  # stable: plan, then unit order
     outcomes: list[Outcome | None] = [None] * len(studies)
 
     def finish(i: int) -> None:
