@@ -66,19 +66,22 @@ def test_missing_compiler_warns_once_then_trains_eagerly(monkeypatch):
     """A machine without a C++ compiler: one notice, then the eager numbers exactly."""
     from torch._inductor import config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/bin/no-such-g++"))
+    # inductor's config patch, not monkeypatch: restoring a config entry with setattr
+    # leaves it unreadable, and every later compiled fit in the session then fails
     monkeypatch.setattr(engine, "_NOTICES", set())
-    assert "no C++ compiler" in (engine._compiler_missing(torch.device("cpu")) or "")
     ds = _toy()
     labels = _labels(ds, 2)
     eager = _run(ds, labels, compile=False)
-    with pytest.warns(engine.CompileFallbackWarning, match="no-such-g\\+\\+.*training eagerly"):
-        fallback = _run(ds, labels, compile=True)
-    _assert_same(eager, fallback, atol=0.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", engine.CompileFallbackWarning)  # one notice only
-        again = _run(ds, labels, compile=True)
-    _assert_same(eager, again, atol=0.0)
+    with inductor_config.patch({"cpp.cxx": (None, "/nonexistent/bin/no-such-g++")}):
+        assert "no C++ compiler" in (engine._compiler_missing(torch.device("cpu")) or "")
+        with pytest.warns(engine.CompileFallbackWarning, match="no-such-g\\+\\+.*training eagerly"):
+            fallback = _run(ds, labels, compile=True)
+        _assert_same(eager, fallback, atol=0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", engine.CompileFallbackWarning)  # one notice only
+            again = _run(ds, labels, compile=True)
+        _assert_same(eager, again, atol=0.0)
+    assert engine._compiler_missing(torch.device("cpu")) is None  # the compiler is back
 
 
 def test_compile_failure_mid_run_falls_back_to_eager(monkeypatch):
@@ -177,3 +180,23 @@ def test_auto_compile_decisions_of_the_modular_presets():
             if engine._auto_compile(model, cpu, c.epochs, rows):  # full batch: 1 step/epoch
                 got.add(w)
         assert got == compiled, preset
+
+
+def test_a_compiled_modular_run_still_rejects_operands_out_of_range():
+    # the compiled graph skips the model's range check; fit checks the rows eagerly first
+    task, model = _modular(width=9)
+    bad = task.data.x_train.clone()
+    bad[3, 1] = 7  # P = 7: operands lie in [0, 7)
+    data = Dataset("bad", bad, task.data.y_train, task.data.x_test, task.data.y_test, 7)
+    with pytest.raises(ValueError, match=r"operands must lie in \[0, 7\), got range \[0, 7\]"):
+        fit(model, data, task.data.y_train.repeat(2, 1), epochs=2, batch_size=None,
+            compile=True, seed=[0, 1])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_compiled_modular_run_has_no_graph_break(caplog):
+    task, model = _modular(width=9)
+    with caplog.at_level("WARNING", logger="torch._dynamo"):
+        fit(model, task.data, task.data.y_train.repeat(2, 1), epochs=3, batch_size=None,
+            compile=True, seed=[0, 1])  # fmt: skip
+    assert not [r for r in caplog.records if "Graph break" in r.getMessage()]

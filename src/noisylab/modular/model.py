@@ -135,7 +135,10 @@ class ModularMLP(EnsembleModule):
         x, shared, _ = self.split_input(x)
         if x.dtype.is_floating_point or x.dtype == torch.bool:
             raise TypeError(f"modular2 expects integer operand pairs, got dtype {x.dtype}")
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.p):
+        # Skipped inside a compiled graph, which reading the range would split (fit checks
+        # its training rows eagerly before a compiled run's first step).
+        compiling = torch.compiler.is_compiling()
+        if not compiling and x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.p):
             raise ValueError(
                 f"operands must lie in [0, {self.p}), got range [{int(x.min())}, {int(x.max())}]"
             )

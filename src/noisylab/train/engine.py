@@ -22,7 +22,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -436,6 +436,8 @@ def fit(
         start = _load(ckpt_path, run, sched, gens + run.aug_gens, fingerprint)
     run.any_dead = not bool(run.alive.all())
     every = checkpoint_every or eval_every
+    if run.losses_fn is not None:
+        _check_inputs(run)
 
     # ---- train -------------------------------------------------------------------------
     bar = _progress(progress)
@@ -692,15 +694,25 @@ def _diverge(run: _Run, epoch: int, values: torch.Tensor, finite: torch.Tensor) 
         run.news.append(msg)  # warned by fit itself, outside the optimiser's step
 
 
-@torch.no_grad()
-def _predict(run: _Run, x: torch.Tensor) -> list[tuple[slice, torch.Tensor]]:
-    """Model outputs on ``x`` in chunks: [(rows, (M, c, out))]."""
+def _predict(run: _Run, x: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Model outputs on ``x`` in chunks, without gradients: (rows, (M, c, out)) each."""
     chunk = max(64, EVAL_ROWS // run.m)
-    outs = []
     for i in range(0, len(x), chunk):
         xc = x[i : i + chunk]
-        outs.append((slice(i, i + len(xc)), run.model(xc.expand(run.m, *xc.shape))))
-    return outs
+        with torch.no_grad():
+            out = run.model(xc.expand(run.m, *xc.shape))
+        yield slice(i, i + len(xc)), out
+
+
+def _check_inputs(run: _Run) -> None:
+    """One eager pass of the model over the training inputs (evaluation mode, no gradients),
+    so that the model's own input checks, which its compiled step may skip (a check that
+    reads a value would split the graph), see every training row before the first step."""
+    was = run.model.training
+    run.model.eval()
+    for _ in _predict(run, run.x_train):
+        pass
+    run.model.train(was)
 
 
 def _masked_mean(v: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
