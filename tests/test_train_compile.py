@@ -167,18 +167,20 @@ def test_auto_compiles_a_model_that_declares_enough_work(monkeypatch):
 
 
 def test_auto_compile_decisions_of_the_modular_presets():
+    from noisylab.modular import ModularMLP, make_task
     from noisylab.studies.modular.config import Config
 
     cpu = torch.device("cpu")
     for preset, compiled in [("quick", {1025}), ("extended", {129, 257, 513}), ("tiny", set())]:
         c = Config.preset(preset)
-        rows = round(c.train_fraction * c.p**2)
-        members = len(c.noise_rates) * c.seeds
-        got = set()
-        for w in c.widths:
-            _, model = _modular(width=w, members=members)
-            if engine._auto_compile(model, cpu, c.epochs, rows):  # full batch: 1 step/epoch
-                got.add(w)
+        task = make_task(p=c.p, op=c.op, train_fraction=c.train_fraction, noise=c.noise)
+        rows = task.data.x_train.shape[0]  # the study trains full batch: one step per epoch
+        seeds = list(range(len(c.noise_rates) * c.seeds))  # members = rates × seeds
+        got = {
+            w
+            for w in c.widths
+            if engine._auto_compile(ModularMLP(seeds, p=c.p, width=w), cpu, c.epochs, rows)
+        }
         assert got == compiled, preset
 
 
