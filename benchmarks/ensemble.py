@@ -20,7 +20,12 @@ the noise of other processes on a shared machine; ratios measured in one run are
 figures to read, absolute times vary with load. Also compares ``F.cross_entropy`` with
 ``logsumexp − gather`` (forward + backward).
 
-Usage: ``python benchmarks/ensemble.py [--json] [--quick] [--no-compile] [--clock cpu]``
+Every method runs in one process under the same C allocator settings: tuned
+(:func:`noisylab.runtime.tune_allocator`, as in the CLI and sweep workers) unless
+``--no-tune-allocator``.
+
+Usage: ``python benchmarks/ensemble.py [--json] [--quick] [--no-compile] [--clock cpu]
+[--threads N] [--no-tune-allocator]``
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from noisylab import optim as noisy_optim
 from noisylab.nn import build, resolve_strategy
+from noisylab.runtime import tune_allocator
 
 IN, OUT, DEPTH, BATCH, MEMBERS = 40, 10, 2, 128, 32
 
@@ -263,7 +269,14 @@ def main() -> None:
     parser.add_argument(
         "--no-compile", action="store_true", help="skip the torch.compile'd step and fit"
     )
+    parser.add_argument(
+        "--no-tune-allocator",
+        action="store_true",
+        help="keep glibc's default malloc thresholds (the CLI and sweep workers tune them: "
+        "noisylab.runtime.tune_allocator); process-wide, so it applies to every method",
+    )
     args = parser.parse_args()
+    tuned = False if args.no_tune_allocator else tune_allocator()
     global clock
     clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
@@ -321,6 +334,7 @@ def main() -> None:
         "peak_gflops": peak,
         "threads": torch.get_num_threads(),
         "clock": args.clock,
+        "allocator_tuned": tuned,
         "rows": rows,
         "loss": loss,
     }
@@ -333,7 +347,8 @@ def main() -> None:
     )
     print(
         f"M={MEMBERS} MLPs {IN}→w→w→{OUT}, batch {BATCH}, Adam, {steps} steps, "
-        f"best of {reps}, {args.clock} clock"
+        f"best of {reps}, {args.clock} clock, allocator "
+        f"{'tuned' if tuned else 'default'}"
     )
     head = ("width", "auto", "engine s", "seq s", "vmap s", "fit s", "×seq", "×vmap", "fit×seq")
     head += ("stk/loop", "GFLOP/s")

@@ -221,9 +221,11 @@ def _bhard(z, y, beta):
 
 
 def _unhinged(z, y, scale):
-    c = z - z.mean(-1, keepdim=True)
-    zt = scale * c / torch.sqrt((c * c).sum(-1, keepdim=True) + 1e-6)
-    return zt.mean(-1) - _at(zt, y)
+    # −z̃_y: the normalised centred logits z̃ sum to zero, so only the label's is needed
+    mean = z.mean(-1, keepdim=True)
+    c = z - mean
+    r = torch.sqrt((c * c).sum(-1) + 1e-6)
+    return scale * (mean.squeeze(-1) - _at(z, y)) / r
 
 
 def _sgce(z, y, q):

@@ -7,7 +7,8 @@ Every optimiser trains its own copy of the same model on the same minibatches; r
 are interleaved (base, sam, asam, vasso, fsam, base, …, the first one rotating every round)
 so that machine load hits all of them alike, and each ratio is the median over rounds of
 (step time / base step time of the same round); ``ratio_p25``/``ratio_p75`` give the spread.
-Times are CPU seconds of this process (``time.process_time``) on one thread.
+Times are CPU seconds of this process (``time.process_time``) on one thread, with the C
+allocator tuned as in the CLI and sweep workers (``noisylab.runtime.tune_allocator``).
 
 Usage: ``python benchmarks/sam.py [--json] [--quick]``
 """
@@ -23,6 +24,7 @@ import torch
 
 from noisylab.nn import build as build_model
 from noisylab.optim import build as build_optimizer
+from noisylab.runtime import tune_allocator
 
 NAMES = ["sam", "asam", "vasso", "fsam"]
 
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    tuned = tune_allocator()  # as in the CLI and sweep workers
     rounds, k = (15, 2) if args.quick else (40, 4)
     settings = [
         {"model": "mlp 784-128-128-10", "members": 1, "width": 128, "batch": 128},
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
         "steps_per_round": k,
         "cpu_s": time.process_time() - t0,
         "threads": torch.get_num_threads(),
+        "allocator_tuned": tuned,
     }
     if args.json:
         print(json.dumps(result, indent=2))

@@ -231,3 +231,61 @@ def test_integer_inputs_are_cast_by_the_model():
     ens = build("mlp", 2, in_features=3, out_features=2, width=4)
     x = torch.tensor([[0, 1, 2], [3, 4, 5]])
     torch.testing.assert_close(ens(x), ens(x.float()))
+
+
+@pytest.mark.parametrize("out", [1, 3, 10, 15, 16, 24])
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_member_affine_equals_baddbmm_in_value_and_gradients(out, shared, bias):
+    from noisylab.nn.base import NARROW_OUT, member_affine
+
+    assert NARROW_OUT == 16  # out = 1 … 15 take the transposed layout, 16 and 24 do not
+    g = torch.Generator().manual_seed(out)
+    m, b, d = 3, 5, 7
+    h = torch.randn(*((b, d) if shared else (m, b, d)), generator=g, dtype=torch.float64)
+    w = torch.randn(m, d, out, generator=g, dtype=torch.float64)
+    bb = torch.randn(m, out, generator=g, dtype=torch.float64) if bias else None
+    upstream = torch.randn(m, b, out, generator=g, dtype=torch.float64)
+
+    def grads(fn):
+        leaves = [t.clone().requires_grad_(True) for t in (h, w) + ((bb,) if bias else ())]
+        z = fn(*leaves)
+        z.backward(upstream)
+        return z.detach(), [t.grad for t in leaves]
+
+    def reference(hh, ww, *rest):
+        hh = hh.expand(m, b, d) if shared else hh
+        return torch.baddbmm(rest[0].unsqueeze(1), hh, ww) if rest else torch.bmm(hh, ww)
+
+    z, gs = grads(lambda hh, ww, *rest: member_affine(hh, ww, rest[0] if rest else None))
+    z_ref, gs_ref = grads(reference)
+    assert z.shape == (m, b, out) and z.is_contiguous()
+    torch.testing.assert_close(z, z_ref)
+    for a, e in zip(gs, gs_ref):
+        torch.testing.assert_close(a, e)
+
+
+def test_member_affine_narrow_layout_supports_double_backward():
+    """Hessian-vector products (the sharpness probe) differentiate through the backward."""
+    from noisylab.nn.base import member_affine
+
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(2, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def loss(hh, ww, bb, fast):
+        z = member_affine(hh, ww, bb) if fast else torch.baddbmm(bb.unsqueeze(1), hh, ww)
+        return (torch.tanh(z) ** 2).sum()
+
+    v = [torch.randn_like(t) for t in (h, w, b)]
+    hv = []
+    for fast in (True, False):
+        gs = torch.autograd.grad(loss(h, w, b, fast), (h, w, b), create_graph=True)
+        dot = sum((gi * vi).sum() for gi, vi in zip(gs, v))
+        hv.append(torch.autograd.grad(dot, (h, w, b)))
+    for a, e in zip(*hv):
+        torch.testing.assert_close(a, e)
+    assert torch.autograd.gradcheck(
+        lambda hh, ww, bb: member_affine(hh, ww, bb), (h, w, b)
+    ) and torch.autograd.gradgradcheck(lambda hh, ww, bb: member_affine(hh, ww, bb), (h, w, b))

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from noisylab import commands
+from noisylab.runtime import tune_allocator
 
 app = typer.Typer(
     name="noisylab",
@@ -68,6 +69,7 @@ def register_extra_studies(value: str | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     debug = bool(os.environ.get("NOISYLAB_DEBUG"))
+    tune_allocator()  # training runs in this process or in workers that inherit nothing
     try:
         register_extra_studies()
         app(args=argv)  # standalone: usage errors print and exit 2 inside

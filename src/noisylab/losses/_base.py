@@ -185,8 +185,12 @@ def log1m_exp(logp: torch.Tensor) -> torch.Tensor:
     return torch.log(one_minus.clamp_min(tiny))
 
 
+#: ε of the ``'l2'`` logit normalisation (:func:`normalize_logits`)
+L2_EPS = 1e-6
+
+
 def normalize_logits(
-    logits: torch.Tensor, mode: str | None = "l2", scale: float = 1.0, eps: float = 1e-6
+    logits: torch.Tensor, mode: str | None = "l2", scale: float = 1.0, eps: float = L2_EPS
 ) -> torch.Tensor:
     """Constrain logits so that a loss unbounded below (the unhinged loss) stays bounded.
 

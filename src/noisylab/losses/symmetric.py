@@ -23,12 +23,14 @@ from torch import nn
 
 from noisylab.checks import check_choice, check_logits, check_positive
 from noisylab.losses._base import (
+    L2_EPS,
     LOSSES,
     REDUCTIONS,
     Loss,
     View,
     normalize_logits,
     register,
+    scaled,
 )
 
 LossLike = str | nn.Module | Callable[..., torch.Tensor]
@@ -186,6 +188,13 @@ class Unhinged(Loss):
         self.scale = check_positive("scale", scale)
 
     def terms(self, v: View) -> torch.Tensor:
+        if self.logit_norm == "l2":
+            # the centred, normalised logits sum to zero, so L = −z̃_y: only the label's
+            # entry is normalised (gather first), s (z_y − z̄) / sqrt(‖z − z̄1‖² + ε)
+            mean = v.z.mean(-1, keepdim=True)  # (…, 1)
+            c = v.z - mean  # (…, K)
+            r = torch.sqrt((c * c).sum(-1, keepdim=True) + L2_EPS)  # (…, 1)
+            return scaled((mean - v.at(v.z)) / r, self.scale)
         z = normalize_logits(v.z, self.logit_norm, self.scale)  # (…, K)
         return z.mean(-1, keepdim=True) - v.at(z)
 

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from noisylab.checks import check_int
-from noisylab.nn.base import MODELS, EnsembleModule, MemberInit
+from noisylab.nn.base import MODELS, EnsembleModule, MemberInit, member_affine
 from noisylab.nn.conv import _grouped_to_members, _to_groups
 
 INITS = ("torch", "kaiming")
@@ -266,7 +266,7 @@ class ResNet(EnsembleModule):
         pooled = _grouped_to_members(h.mean(dim=(2, 3)), m)  # (M, B, F)
         if record is not None:
             record["pool"] = pooled
-        out = torch.baddbmm(self.head_b.unsqueeze(1), pooled, self.head_w)  # (M, B, K)
+        out = member_affine(pooled, self.head_w, self.head_b)  # (M, B, K)
         if record is not None:
             record["output"] = out
         return out
@@ -353,7 +353,7 @@ class CNN8(EnsembleModule):
         z = F.relu(z).reshape(b, m, -1).transpose(0, 1)  # (M, B, hidden)
         if record is not None:
             record["hidden"] = z
-        out = torch.baddbmm(self.head_b.unsqueeze(1), z, self.head_w)  # (M, B, K)
+        out = member_affine(z, self.head_w, self.head_b)  # (M, B, K)
         if record is not None:
             record["output"] = out
         return out

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from noisylab.checks import check_int
-from noisylab.nn.base import MODELS, EnsembleModule, MemberInit
+from noisylab.nn.base import MODELS, EnsembleModule, MemberInit, member_affine
 from noisylab.nn.base import activation as get_activation
 
 
@@ -114,7 +114,7 @@ class CNN1d(EnsembleModule):
             if record is not None:
                 record[f"hidden{i + 1}"] = _grouped_to_members(h, m)
         feats = _grouped_to_members(h, m)  # (M, B, F)
-        out = torch.baddbmm(self.head_b.unsqueeze(1), feats, self.head_w)  # (M, B, out)
+        out = member_affine(feats, self.head_w, self.head_b)  # (M, B, out)
         if record is not None:
             record["output"] = out
         return out
@@ -210,7 +210,7 @@ class CNN2d(EnsembleModule):
         z = self.act(torch.baddbmm(self.fc_b.unsqueeze(1), feats, self.fc_w))  # (M, B, hidden)
         if record is not None:
             record[f"hidden{len(self.channels) + 1}"] = z
-        out = torch.baddbmm(self.head_b.unsqueeze(1), z, self.head_w)  # (M, B, out)
+        out = member_affine(z, self.head_w, self.head_b)  # (M, B, out)
         if record is not None:
             record["output"] = out
         return out

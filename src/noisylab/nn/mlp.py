@@ -18,6 +18,7 @@ from noisylab.nn.base import (
     MODELS,
     EnsembleModule,
     MemberInit,
+    member_affine,
 )
 from noisylab.nn.base import activation as get_activation
 
@@ -134,14 +135,8 @@ class MLP(EnsembleModule):
         h = x
         n_layers = len(self.weights)
         for i, w in enumerate(self.weights):
-            if h.dim() == 2:  # shared input, first layer: one broadcast matmul
-                z = torch.matmul(h, w)  # (M, B, out)
-                if self.has_bias:
-                    z = z + self.biases[i].unsqueeze(1)
-            elif self.has_bias:
-                z = torch.baddbmm(self.biases[i].unsqueeze(1), h, w)  # (M, B, out)
-            else:
-                z = torch.bmm(h, w)  # (M, B, out)
+            # a shared (B, in) input is broadcast to the members without a copy
+            z = member_affine(h, w, self.biases[i] if self.has_bias else None)  # (M, B, out)
             if i == n_layers - 1:
                 h = z
                 break
@@ -235,10 +230,10 @@ class Linear2(EnsembleModule):
         return ["pre1", "hidden1", "output"]
 
     def _forward(self, x: torch.Tensor, record: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        x, shared, _ = self.split_input(x)
+        x, _, _ = self.split_input(x)
         x = x.to(self.w1.dtype)
-        h = torch.matmul(x, self.w1) if shared else torch.bmm(x, self.w1)  # (M, B, width)
-        out = torch.bmm(h, self.w2)  # (M, B, out)
+        h = member_affine(x, self.w1)  # (M, B, width); a shared (B, in) x is broadcast
+        out = member_affine(h, self.w2)  # (M, B, out)
         if record is not None:
             record["pre1"] = h
             record["hidden1"] = h

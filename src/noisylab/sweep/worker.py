@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from noisylab.runtime import tune_allocator
+
 #: set by :func:`init_worker`: this process is a sweep worker, not the driver.
 _IN_WORKER = False
 
@@ -37,7 +39,8 @@ def versions() -> dict[str, str]:
 
 
 def init_worker(sys_path: list[str] | None = None) -> None:
-    """Prepare a worker process: one torch thread, the driver's import paths.
+    """Prepare a worker process: one torch thread, the driver's import paths, the tuned
+    allocator (:func:`noisylab.runtime.tune_allocator`).
 
     Torch is not imported here (studies that need it import it; ``OMP_NUM_THREADS=1`` makes
     it start with one thread); if it is loaded already, ``torch.set_num_threads(1)``.
@@ -53,6 +56,7 @@ def init_worker(sys_path: list[str] | None = None) -> None:
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     _add_paths(sys_path)
     _one_torch_thread()
+    tune_allocator()
 
 
 def _add_paths(sys_path: list[str] | None) -> None:
