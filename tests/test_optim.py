@@ -543,7 +543,13 @@ def _reference_run(
         (FriendlySAM, "fsam", True),
     ],
 )
-def test_fused_steps_match_a_straightforward_reference(cls, rule, adaptive):
+@pytest.mark.parametrize("tuned", [False, True], ids=["zeroed-grads", "grads-to-none"])
+def test_fused_steps_match_a_straightforward_reference(cls, rule, adaptive, tuned, monkeypatch):
+    """Both ways of clearing the gradients for the second pass: zeroed in place (glibc's
+    default allocator) and set to None (allocator tuned, as in the CLI)."""
+    from noisylab.optim import sharpness
+
+    monkeypatch.setattr(sharpness, "allocator_tuned", lambda: tuned)
     members, steps = 3, 6
     batches = _batches(members)
     kw = {"rho": 0.2, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3}

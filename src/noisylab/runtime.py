@@ -54,6 +54,11 @@ def tune_allocator() -> bool:
     return _tuned
 
 
+def allocator_tuned() -> bool:
+    """Whether :func:`tune_allocator` has tuned this process's allocator (never tunes it)."""
+    return _tuned is True
+
+
 def _apply() -> bool:
     if os.environ.get("NOISYLAB_TUNE_ALLOCATOR", "1").strip() == "0":
         return False

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from noisylab.checks import check_nonneg, check_probability
+from noisylab.runtime import allocator_tuned
 
 Closure = Callable[[], torch.Tensor]
 _EPS = 1e-12  # added to ‖T v‖ so that a zero gradient gives ε = 0 instead of NaN
@@ -250,6 +251,7 @@ class SAM(torch.optim.Optimizer):
         self._buffers: dict[str, dict[torch.Tensor, torch.Tensor]] = {}
         self._plans: dict[int, _Plan] = {}  # id(param group) → its work buffers
         self._zeroed: list[tuple[torch.Tensor, int]] = []  # grads known to be zero, versions
+        self._factor_cache: dict[tuple[float, ...], torch.Tensor] = {}
         super().__init__(params, defaults)
         for group in self.param_groups:
             self._check_group(group)
@@ -334,6 +336,16 @@ class SAM(torch.optim.Optimizer):
         if factors is not None:
             per = per * factors.to(per)
         return torch.linalg.vector_norm(per).reshape(1)
+
+    def _factors(self, values: list[float]) -> torch.Tensor:
+        """``values`` as a float64 tensor, built once per distinct list (it rarely changes)."""
+        key = tuple(values)
+        f = self._factor_cache.get(key)
+        if f is None:
+            if len(self._factor_cache) > 8:
+                self._factor_cache.clear()
+            f = self._factor_cache[key] = torch.tensor(values, dtype=torch.float64)
+        return f
 
     def _buffer(self, kind: str, p: torch.Tensor) -> torch.Tensor:
         """A persistent work buffer shaped like ``p`` (not optimiser state; reused every step,
@@ -429,7 +441,7 @@ class SAM(torch.optim.Optimizer):
         scaled_norm = self.adaptive and eta > 0
         for bucket, norm in (("ensemble", self._member_norm), ("global", self._global_norm)):
             if by_bucket[bucket]:
-                f = torch.tensor(factors[bucket], dtype=torch.float64) if scaled_norm else None
+                f = self._factors(factors[bucket]) if scaled_norm else None
                 inv[bucket] = torch.reciprocal(norm(by_bucket[bucket], f) + _EPS)
         # ε = ρ T² v / ‖T v‖; with η > 0 the rescaled dirs hold T² v / η²
         sq = eta * eta if scaled_norm else 1.0
@@ -462,14 +474,23 @@ class SAM(torch.optim.Optimizer):
             self._clear_grads()
 
     def _clear_grads(self) -> None:
-        """Zero the gradients in place (one foreach call) and remember that they are zero.
+        """Clear the gradients for the second backward pass.
 
-        Setting them to ``None`` instead would let the second backward skip an accumulation
-        pass, but the freed and re-allocated gradient buffers then cost hundreds of page faults
-        per step on CPU (measured). The closure's own ``zero_grad()`` then finds them still zero
+        With the C allocator tuned (:func:`noisylab.runtime.tune_allocator`, as in the CLI
+        and sweep workers) they are set to ``None``: the second backward then stores its
+        gradients without a zeroing pass and an accumulation pass. With glibc's default
+        thresholds the freed and re-allocated gradient buffers cost hundreds of page faults
+        per step on CPU (measured), so they are zeroed in place instead (one foreach call)
+        and remembered as zero: the closure's own ``zero_grad()`` then finds them still zero
         (same tensors, unchanged version counters) and skips a second memset.
         """
-        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if allocator_tuned():
+            for p in params:
+                p.grad = None
+            self._zeroed = []
+            return
+        grads = [p.grad for p in params]
         if grads:
             torch._foreach_zero_(grads)
         self._zeroed = [(g, g._version) for g in grads]
