@@ -15,7 +15,9 @@ for a fixed number of steps at widths 32 … 512, three ways in one run:
 The explicit ``stacked`` and ``loop`` strategies are timed too (they justify the ``auto``
 threshold), and so is ``noisylab.train.fit`` end to end for the same number of steps
 (``fit_s``: its per-step bookkeeping plus one evaluation after the epoch; ``fit_compiled_s``
-with ``compile=True``). Methods are interleaved and the minimum over repetitions is kept, which damps
+with ``compile=True``). ``fit`` evaluates every member on the training rows after the epoch
+(a third of an epoch's arithmetic here), so it is also set against ``sequential_fit``: the
+sequential loop followed by the same evaluation of every model. Methods are interleaved and the minimum over repetitions is kept, which damps
 the noise of other processes on a shared machine; ratios measured in one run are the
 figures to read, absolute times vary with load. Also compares ``F.cross_entropy`` with
 ``logsumexp − gather`` (forward + backward).
@@ -152,6 +154,28 @@ def sequential_runner(width: int, x, y, idx) -> Callable[[], None]:
                 opt.zero_grad()
                 ce(model(x[ib[m]]), y[ib[m]]).mean().backward()
                 opt.step()
+
+    run.models = models  # type: ignore[attr-defined]
+    return run
+
+
+def sequential_fit_runner(width: int, x, y, idx) -> Callable[[], None]:
+    """The sequential loop plus the evaluation ``fit`` does after its epoch: every model's
+    loss and accuracy on the ``steps · B`` training rows (and on the one-row test set), so
+    that ``fit`` is compared with a loop that does the same work."""
+    train = sequential_runner(width, x, y, idx)
+    models = train.models  # type: ignore[attr-defined]
+    n = idx.shape[0] * BATCH
+    xs, ys = x[:n], y[:n]
+
+    def run() -> None:
+        train()
+        with torch.no_grad():
+            for model in models:
+                for xe, ye in ((xs, ys), (x[:1], y[:1])):
+                    out = model(xe)
+                    ce(out, ye).mean().item()
+                    (out.argmax(-1) == ye).float().mean().item()
 
     return run
 
@@ -292,6 +316,7 @@ def main() -> None:
             "sequential": sequential_runner(width, x, y, idx),
             "vmap": vmap_runner(width, x, y, idx),
             "fit": fit_runner(width, x, y, idx),
+            "sequential_fit": sequential_fit_runner(width, x, y, idx),
         }
         if not args.no_compile:
             runners["compiled"] = engine_runner(width, strategy, x, y, idx, compiled=True)
@@ -322,6 +347,8 @@ def main() -> None:
                 "vmap_s": t["vmap"],
                 "fit_s": t["fit"],
                 "fit_speedup_vs_sequential": t["sequential"] / t["fit"],
+                "sequential_fit_s": t["sequential_fit"],
+                "fit_speedup_vs_sequential_fit": t["sequential_fit"] / t["fit"],
                 "speedup_vs_sequential": t["sequential"] / engine,
                 "speedup_vs_vmap": t["vmap"] / engine,
                 "stacked_over_loop": t["loop"] / t["stacked"],
@@ -351,6 +378,7 @@ def main() -> None:
         f"{'tuned' if tuned else 'default'}"
     )
     head = ("width", "auto", "engine s", "seq s", "vmap s", "fit s", "×seq", "×vmap", "fit×seq")
+    head += ("fit×seqf",)
     head += ("stk/loop", "GFLOP/s")
     if not args.no_compile:
         head += ("cmp/eager", "fitc×seq", "compile s")
@@ -366,6 +394,7 @@ def main() -> None:
             f"{r['speedup_vs_sequential']:.2f}",
             f"{r['speedup_vs_vmap']:.2f}",
             f"{r['fit_speedup_vs_sequential']:.2f}",
+            f"{r['fit_speedup_vs_sequential_fit']:.2f}",
             f"{r['stacked_over_loop']:.2f}",
             f"{r['engine_gflops']:.1f}",
         ]
