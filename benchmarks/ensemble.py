@@ -143,10 +143,16 @@ def _sequential(width: int) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(d, OUT))
 
 
-def sequential_runner(width: int, x, y, idx) -> Callable[[], None]:
+def sequential_runner(width: int, x, y, idx, evaluate: bool = False) -> Callable[[], None]:
+    """32 separate models and Adam optimisers over the same minibatches. With ``evaluate``,
+    the evaluation ``fit`` does after its epoch follows: every model's loss and accuracy on
+    the ``steps · B`` training rows and on the one-row test set (the ``sequential_fit``
+    baseline, the same work as ``fit``)."""
     torch.manual_seed(0)
     models = [_sequential(width) for _ in range(MEMBERS)]
     opts = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in models]
+    n = idx.shape[0] * BATCH
+    sets = ((x[:n], y[:n]), (x[:1], y[:1]))
 
     def run() -> None:
         for ib in idx:
@@ -154,28 +160,13 @@ def sequential_runner(width: int, x, y, idx) -> Callable[[], None]:
                 opt.zero_grad()
                 ce(model(x[ib[m]]), y[ib[m]]).mean().backward()
                 opt.step()
-
-    run.models = models  # type: ignore[attr-defined]
-    return run
-
-
-def sequential_fit_runner(width: int, x, y, idx) -> Callable[[], None]:
-    """The sequential loop plus the evaluation ``fit`` does after its epoch: every model's
-    loss and accuracy on the ``steps · B`` training rows (and on the one-row test set), so
-    that ``fit`` is compared with a loop that does the same work."""
-    train = sequential_runner(width, x, y, idx)
-    models = train.models  # type: ignore[attr-defined]
-    n = idx.shape[0] * BATCH
-    xs, ys = x[:n], y[:n]
-
-    def run() -> None:
-        train()
-        with torch.no_grad():
-            for model in models:
-                for xe, ye in ((xs, ys), (x[:1], y[:1])):
-                    out = model(xe)
-                    ce(out, ye).mean().item()
-                    (out.argmax(-1) == ye).float().mean().item()
+        if evaluate:
+            with torch.no_grad():
+                for model in models:
+                    for xe, ye in sets:
+                        out = model(xe)
+                        ce(out, ye).mean().item()
+                        (out.argmax(-1) == ye).float().mean().item()
 
     return run
 
@@ -316,7 +307,7 @@ def main() -> None:
             "sequential": sequential_runner(width, x, y, idx),
             "vmap": vmap_runner(width, x, y, idx),
             "fit": fit_runner(width, x, y, idx),
-            "sequential_fit": sequential_fit_runner(width, x, y, idx),
+            "sequential_fit": sequential_runner(width, x, y, idx, evaluate=True),
         }
         if not args.no_compile:
             runners["compiled"] = engine_runner(width, strategy, x, y, idx, compiled=True)

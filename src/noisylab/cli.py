@@ -69,7 +69,7 @@ def register_extra_studies(value: str | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     debug = bool(os.environ.get("NOISYLAB_DEBUG"))
-    tune_allocator()  # training runs in this process or in workers that inherit nothing
+    tune_allocator()  # with --jobs 1 the training runs in this very process
     try:
         register_extra_studies()
         app(args=argv)  # standalone: usage errors print and exit 2 inside

@@ -4,7 +4,7 @@ A training step frees and re-allocates the same activation and gradient buffers 
 step. With glibc's default, adaptive thresholds, buffers of a few MB are served by fresh
 ``mmap`` pages or carved from heap memory that ``free`` has just returned to the system,
 so every step pays thousands of page faults (zeroing and mapping each 4 KiB page). At
-M = 32 members, width 128, batch 128 that was about 1 000 faults and 9 % of the step's time
+M = 32 members, width 128, batch 128 that was about 1 700 faults a step and 9 % of the step's time
 on one thread, and 25 % on two threads, where the faults also contend for the address
 space's lock (``benchmarks/ensemble.py``, December 2026). :func:`tune_allocator` fixes both
 thresholds, so that freed buffers stay in the process and are reused.

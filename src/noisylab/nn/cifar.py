@@ -347,7 +347,7 @@ class CNN8(EnsembleModule):
                 if record is not None:
                     record[f"block{i // 2 + 1}"] = _grouped_to_members(h, m)
         feats = _grouped_to_members(h, m)  # (M, B, F), each member's features in C, H, W order
-        z = torch.baddbmm(self.fc_b.unsqueeze(1), feats, self.fc_w)  # (M, B, hidden)
+        z = member_affine(feats, self.fc_w, self.fc_b)  # (M, B, hidden)
         b = z.shape[1]
         z = self.fc_bn(z.transpose(0, 1).reshape(b, -1))  # per-member BN1d over (B, M·hidden)
         z = F.relu(z).reshape(b, m, -1).transpose(0, 1)  # (M, B, hidden)

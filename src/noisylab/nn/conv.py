@@ -207,7 +207,7 @@ class CNN2d(EnsembleModule):
             if record is not None:
                 record[f"hidden{i + 1}"] = _grouped_to_members(h, m)
         feats = _grouped_to_members(h, m)  # (M, B, F)
-        z = self.act(torch.baddbmm(self.fc_b.unsqueeze(1), feats, self.fc_w))  # (M, B, hidden)
+        z = self.act(member_affine(feats, self.fc_w, self.fc_b))  # (M, B, hidden)
         if record is not None:
             record[f"hidden{len(self.channels) + 1}"] = z
         out = member_affine(z, self.head_w, self.head_b)  # (M, B, out)
