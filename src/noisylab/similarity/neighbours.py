@@ -4,7 +4,8 @@
 **distance-like** score (≈0 when A predicts B's neighbours, ≈1 when unrelated);
 ``procrustes_distance`` is a **distance** (0 for identical shapes). All work on numpy arrays
 or torch tensors ``(n, p)``, in float64 on the input's device. Neighbour searches run over
-row chunks so memory stays O(chunk · n), never a full n × n matrix per call.
+row chunks so memory stays O(chunk · n) for a whole batch of members, never a full n × n
+matrix per member.
 """
 
 from __future__ import annotations
@@ -19,50 +20,61 @@ from .cka import centre_features, squared_distances
 
 Distance = Literal["cosine", "euclidean"]
 
-#: rows per chunk in neighbour searches (bounds memory at CHUNK·n floats per member).
+#: query rows per chunk in neighbour searches, shared by all members of a batch: the scores
+#: of a chunk take CHUNK·n floats whatever the member count.
 CHUNK = 1024
-
-
-def _scores(Xq: torch.Tensor, X: torch.Tensor, distance: Distance) -> torch.Tensor:
-    """Closeness scores (higher = nearer) of query rows ``(…, b, p)`` to all rows ``(…, n, p)``."""
-    if distance == "cosine":
-        return Xq @ X.transpose(-2, -1)  # rows already unit-normalised
-    # −‖q − x‖² up to a per-query constant: 2qᵀx − ‖x‖²
-    return 2.0 * Xq @ X.transpose(-2, -1) - X.square().sum(-1)[..., None, :]
 
 
 def _prepare(X: torch.Tensor, distance: Distance) -> torch.Tensor:
     if distance not in ("cosine", "euclidean"):
         raise ValueError(f"distance must be 'cosine' or 'euclidean', got {distance!r}")
     if distance == "cosine":
-        norm = X.norm(dim=-1, keepdim=True)
-        return torch.where(norm > 0, X / norm.clamp_min(1e-300), torch.zeros_like(X))
+        # a zero row stays zero (0 / 1e-300 = 0): no mask, no second (…, n, p) temporary
+        return X / X.norm(dim=-1, keepdim=True).clamp_min(1e-300)
     return X
 
 
 def knn_indices(X: torch.Tensor, k: int, distance: Distance = "cosine") -> torch.Tensor:
     """Indices of each row's k nearest other rows, ``(…, n, p) → (…, n, k)`` (self excluded).
 
-    Ties are broken by ``torch.topk`` (deterministic on a given device).
+    Ties are broken by ``torch.topk`` (deterministic on a given device). The query rows run
+    in chunks of ``CHUNK // M`` for M batched members, written into one reused score buffer,
+    so a batch holds no more scores at a time than one member alone.
     """
-    n = X.shape[-2]
+    n, p = X.shape[-2:]
     if not 1 <= k <= n - 1:
         raise ValueError(f"k must be in [1, n−1] = [1, {n - 1}], got {k!r}")
-    Xn = _prepare(X, distance)
+    Xn = _prepare(X, distance).reshape(-1, n, p)  # (B, n, p)
+    B = Xn.shape[0]
+    Xt = Xn.transpose(1, 2)
+    # closeness (higher = nearer): cosine qᵀx on unit rows; euclidean −‖q − x‖² up to a
+    # per-query constant, 2qᵀx − ‖x‖²
+    bias = None if distance == "cosine" else Xn.square().sum(-1).neg_()[:, None, :]  # (B, 1, n)
+    chunk = max(1, min(n, CHUNK // B))
+    buf = Xn.new_empty(B, chunk, n)
+    diag = torch.arange(chunk, device=X.device)
     out = []
-    for a in range(0, n, CHUNK):
-        b = min(n, a + CHUNK)
-        s = _scores(Xn[..., a:b, :], Xn, distance)  # (…, b−a, n)
-        rows = torch.arange(a, b, device=X.device)
-        s[..., torch.arange(b - a, device=X.device), rows] = -math.inf
+    for a in range(0, n, chunk):
+        m = min(n, a + chunk) - a
+        s = buf if m == chunk else Xn.new_empty(B, m, n)
+        if bias is None:
+            torch.bmm(Xn[:, a : a + m], Xt, out=s)
+        else:
+            torch.baddbmm(bias, Xn[:, a : a + m], Xt, alpha=2.0, out=s)
+        s[:, diag[:m], diag[:m] + a] = -math.inf  # never one's own neighbour
         out.append(s.topk(k, dim=-1).indices)
-    return torch.cat(out, dim=-2)
+    return torch.cat(out, dim=1).reshape(*X.shape[:-2], n, k)
 
 
 def knn_overlap(ix: torch.Tensor, iy: torch.Tensor) -> torch.Tensor:
-    """Mean fraction of shared neighbours, ``(…, n, k)`` × ``(…, n, k)`` → ``(…,)``."""
+    """Mean fraction of shared neighbours, ``(…, n, k)`` × ``(…, n, k)`` → ``(…,)``.
+
+    Each row lists distinct indices (as :func:`knn_indices` gives), so the shared count is
+    the number of ``ix`` entries found anywhere in ``iy``'s row: ``any`` over the (k, k)
+    comparisons, then a sum over k, never an integer copy of the (…, n, k, k) comparison.
+    """
     k = ix.shape[-1]
-    shared = (ix[..., :, :, None] == iy[..., :, None, :]).sum((-2, -1))  # (…, n)
+    shared = (ix[..., :, :, None] == iy[..., :, None, :]).any(-1).sum(-1)  # (…, n)
     return shared.to(torch.float64).mean(-1) / k
 
 

@@ -310,11 +310,14 @@ def _pairs(M: int, symmetric: bool, device) -> tuple[torch.Tensor, torch.Tensor]
     return ii.flatten(), jj.flatten()
 
 
-def _over_pairs(M: int, per_pair_bytes: int, symmetric: bool, device, f) -> torch.Tensor:
-    """Fill an M × M matrix from ``f(i_idx, j_idx) -> values`` over chunks of pairs."""
+def _over_pairs(
+    M: int, per_pair_bytes: int, symmetric: bool, device, f, budget: int = BLOCK_BYTES
+) -> torch.Tensor:
+    """Fill an M × M matrix from ``f(i_idx, j_idx) -> values`` over chunks of pairs whose
+    intermediates take at most ``budget`` bytes."""
     ii, jj = _pairs(M, symmetric, device)
     out = torch.zeros(M, M, dtype=torch.float64, device=device)
-    chunk = max(1, BLOCK_BYTES // max(1, per_pair_bytes))
+    chunk = max(1, budget // max(1, per_pair_bytes))
     for a in range(0, ii.numel(), chunk):
         i, j = ii[a : a + chunk], jj[a : a + chunk]
         out[i, j] = f(i, j)
@@ -394,8 +397,17 @@ def _batched_mutual_knn(
     M, n, _ = R.shape
     Z = centre_features(R) if center else R
     idx = _nb.knn_indices(Z, k, distance)  # type: ignore[arg-type]  # (M, n, k)
+    # per pair: both gathered index lists (int64), the (n, k, k) comparison and its any();
+    # pairs are batched within the score chunk of one neighbour search (CHUNK · n floats),
+    # so the whole matrix needs no more memory than one call of the pairwise loop
+    per_pair = n * k * (2 * 8 + k + 1) + 8 * n
     return _over_pairs(
-        M, n * k * k * 2, True, R.device, lambda i, j: _nb.knn_overlap(idx[i], idx[j])
+        M,
+        per_pair,
+        True,
+        R.device,
+        lambda i, j: _nb.knn_overlap(idx[i], idx[j]),
+        budget=_nb.CHUNK * n * 8,
     )
 
 
