@@ -44,7 +44,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from noisylab import optim as noisy_optim
 from noisylab.nn import build, resolve_strategy
-from noisylab.runtime import tune_allocator
+from noisylab.runtime import machine, tune_allocator
 
 IN, OUT, DEPTH, BATCH, MEMBERS = 40, 10, 2, 128, 32
 
@@ -353,6 +353,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "clock": args.clock,
         "allocator_tuned": tuned,
+        "machine": machine(),
         "rows": rows,
         "loss": loss,
     }
@@ -360,8 +361,9 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(
-        f"peak fp32 GEMM: {peak:.1f} GFLOP/s ({torch.get_num_threads()} threads; shared "
-        "machine, absolute numbers are noisy — read the ratios)"
+        f"{result['machine']['cpu']}: peak fp32 GEMM {peak:.1f} GFLOP/s "
+        f"({torch.get_num_threads()} threads; absolute numbers vary with the CPU and its "
+        "load — read the ratios)"
     )
     print(
         f"M={MEMBERS} MLPs {IN}→w→w→{OUT}, batch {BATCH}, Adam, {steps} steps, "

@@ -40,6 +40,7 @@ import torch
 from noisylab.feedback import GPTConfig, RewardModel, TransformerPolicy, World, train_lm
 from noisylab.feedback.policy import draw_tokens, response_mask_t
 from noisylab.feedback.world import EOS, PAD, RESPONSE_LEN
+from noisylab.runtime import machine
 
 
 def ref_sample_no_cache(pi: TransformerPolicy, prompts, generator) -> torch.Tensor:
@@ -222,7 +223,12 @@ def main(argv: list[str] | None = None) -> dict:
         }
     )
 
-    result: dict = {"rows": rows, "threads": 1, "load_avg": os.getloadavg()}
+    result: dict = {
+        "rows": rows,
+        "threads": 1,
+        "machine": machine(),
+        "load_avg": os.getloadavg(),
+    }
     # 4. the tiny study -------------------------------------------------------------------
     if not a.no_study:
         with tempfile.TemporaryDirectory() as out:

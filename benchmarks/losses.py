@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from noisylab import losses
+from noisylab.runtime import machine
 
 Ref = Callable[..., torch.Tensor]
 
@@ -395,10 +396,14 @@ def main() -> None:
         raise SystemExit(f"no reference for {missing}")
     rounds, k = (7, 5) if args.quick else (21, 20)
     records = []
+    where = machine()
+    if not args.json:
+        print(f"{where['cpu']}, 1 thread")
     for shape in ((1024, 100), (8, 128, 10)):
         for name in names:
             rec = measure(name, shape, rounds, k)
             rec["meets_target"] = rec["ratio"] <= args.target
+            rec["machine"] = where
             records.append(rec)
             if args.json:
                 print(json.dumps(rec), flush=True)

@@ -29,6 +29,7 @@ import time
 import torch
 
 from noisylab.modular import ModularMLP, make_task, member_labels
+from noisylab.runtime import machine
 from noisylab.train import fit
 
 RATES = [0.0, 0.2, 0.4, 0.6, 0.8]
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     widths, rounds, epochs = ([129, 1025], 3, 10) if args.quick else ([129, 257, 513, 1025], 5, 20)
     rows = [measure(w, rounds, epochs) for w in widths]
     result = {"rows": rows, "rounds": rounds, "epochs_per_round": epochs, "threads": 1,
-              "threshold": ModularMLP.AUTO_COMPILE_WORK}  # fmt: skip
+              "threshold": ModularMLP.AUTO_COMPILE_WORK, "machine": machine()}  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -24,7 +24,7 @@ import torch
 
 from noisylab.nn import build as build_model
 from noisylab.optim import build as build_optimizer
-from noisylab.runtime import tune_allocator
+from noisylab.runtime import machine, tune_allocator
 
 NAMES = ["sam", "asam", "vasso", "fsam"]
 
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_s": time.process_time() - t0,
         "threads": torch.get_num_threads(),
         "allocator_tuned": tuned,
+        "machine": machine(),
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -128,7 +129,10 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{1e3 * r['base_step_s']:8.2f} {r['ratio']:6.2f} "
                 f"{r['ratio_p25']:5.2f}-{r['ratio_p75']:.2f}"
             )
-        print(f"total CPU {result['cpu_s']:.1f} s, {rounds} rounds × {k} steps, 1 thread")
+        print(
+            f"total CPU {result['cpu_s']:.1f} s, {rounds} rounds × {k} steps, 1 thread, "
+            f"{result['machine']['cpu']}"
+        )
     return result
 
 

@@ -34,6 +34,8 @@ import os
 import subprocess
 import sys
 
+from noisylab.runtime import machine
+
 ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 WORKER = r"""
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "baseline_peak_mb": round(base["peak_mb"], 1),
             }
         )
-    result = {"rows": rows}
+    result = {"rows": rows, "machine": machine()}
     if a.json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,4 +1,5 @@
-"""Process-wide allocator tuning: applied once, and skipped where the user decides."""
+"""Process-wide allocator tuning (applied once, skipped where the user decides), and the
+description of the machine that run records and benchmarks carry."""
 
 from __future__ import annotations
 
@@ -79,3 +80,44 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
             _run(code.replace("sys.argv[1]", repr(tuned)), {"OMP_NUM_THREADS": "1"})
         )
     assert faults["1"] * 5 < faults["0"], faults
+
+
+@pytest.mark.parametrize(
+    ("text", "model"),
+    [
+        (  # x86: one block per logical CPU, "model name" in each
+            "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu\n\n"
+            "processor\t: 1\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n",
+            "AMD EPYC",
+        ),
+        ("processor\t: 0\nBogoMIPS\t: 50.00\n\nHardware\t: BCM2835\n", "BCM2835"),  # ARM
+        ("system type\t\t: MT7621\ncpu model\t\t: MIPS 1004Kc V2.15\n", "MIPS 1004Kc V2.15"),
+    ],
+)
+def test_cpu_model_reads_the_model_line_of_cpuinfo(tmp_path, text, model):
+    f = tmp_path / "cpuinfo"
+    f.write_text(text)
+    assert runtime.cpu_model(f) == model
+
+
+@pytest.mark.parametrize("text", [None, "processor\t: 0\nmodel name\t:   \n"])
+def test_cpu_model_falls_back_to_platform_without_a_model_line(tmp_path, monkeypatch, text):
+    f = tmp_path / "cpuinfo"
+    if text is not None:  # None: no such file (not Linux)
+        f.write_text(text)
+    monkeypatch.setattr(runtime.platform, "processor", lambda: "arm")
+    assert runtime.cpu_model(f) == "arm"
+    monkeypatch.setattr(runtime.platform, "processor", lambda: "")
+    assert runtime.cpu_model(f) == "unknown"
+
+
+def test_machine_names_this_cpu_and_its_usable_cpus():
+    import json
+    import os
+
+    m = runtime.machine()
+    assert set(m) == {"host", "platform", "processor", "cpu", "cpus", "usable_cpus"}
+    assert m["cpu"] == runtime.cpu_model() and m["cpu"]
+    assert m["cpus"] == os.cpu_count()
+    assert 1 <= m["usable_cpus"] <= m["cpus"]
+    assert json.loads(json.dumps(m)) == m  # what benchmarks and run.json write

@@ -235,7 +235,8 @@ def render(sections: list[Section], out: Path) -> None:
     import jinja2
 
     from noisylab.report.presets import headline
-    from noisylab.studies.runner import machine, versions
+    from noisylab.runtime import machine
+    from noisylab.studies.runner import versions
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("noisylab.report", "templates"),

@@ -9,13 +9,13 @@ its name.
 from __future__ import annotations
 
 import json
-import platform
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from noisylab.runtime import machine
 from noisylab.sweep.grid import grid_points, slug
 from noisylab.sweep.spec import SweepSpec, override
 
@@ -91,17 +91,6 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:  # pragma: no cover
             pass
     return out
-
-
-def machine() -> dict[str, Any]:
-    import os
-
-    return {
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-        "cpus": os.cpu_count(),
-    }
 
 
 @dataclass
