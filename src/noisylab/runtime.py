@@ -107,8 +107,8 @@ def machine() -> dict[str, Any]:
     and the CPUs this process may run on (``usable_cpus``; fewer under a CPU affinity
     mask or a container's CPU set).
 
-    Timings differ by CPU model more than by load (the same quick reproduce took 417 s
-    on one 2-core machine and 483 s on another), so every timing should say where it ran.
+    Timings differ by CPU model (the same commit's quick reproduce took 417 s on one
+    2-core machine and 483 s on another), so every timing should say where it ran.
     """
     try:
         usable: int | None = len(os.sched_getaffinity(0))
